@@ -1,0 +1,224 @@
+"""The chain rule as one contraction (notes Definition 3, A.8.3).
+
+:func:`contract` contracts any number of :class:`~tensorderiv.CTensor` over the labels they share,
+in one ``opt_einsum`` contraction with an optimised path. Kronecker deltas are eliminated by
+identifying labels (two full axes that read one core axis are one index), redundant axes that are
+summed become a factor of their size, and nothing is materialised. Labels may be any hashable:
+they are turned into opt_einsum symbols only at the call, so there is no 52-letter limit.
+
+Plans are cached: repeated contractions with the same equation and core shapes reuse one
+``opt_einsum.ContractExpression`` (a bounded cache of plans, never of arrays).
+
+Example — the neural-network chain rule ∂L/∂W = ∂Z/∂W · ∂L/∂Z (notes A.61) for Z = Wᵀa:
+
+    >>> import numpy as np
+    >>> from tensorderiv import CTensor, contract
+    >>> from tensorderiv.axes import Axis
+    >>> a, g = np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0])   # g = ∂L/∂Z
+    >>> dZ_dW = CTensor(a, [Axis("i", 3, "wrt", "W", 0, 1), Axis("j", 2, "wrt", "W", 1, 1),
+    ...                     Axis("z", 2, "of", "Z", 0)], axis_map=(0, 1, 1))  # a_i δ_jz
+    >>> dL_dZ = CTensor(g, [Axis("z", 2, "wrt", "Z", 0, 1)])
+    >>> contract(dZ_dW, dL_dZ).dense()   # = a gᵀ
+    array([[10., 20.],
+           [20., 40.],
+           [30., 60.]])
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
+
+import opt_einsum as oe
+
+from .axes import Axis
+from .ctensor import CTensor
+from .errors import LabelError, ShapeError
+
+__all__ = ["cache_info", "contract", "contract_labelled"]
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(equation: str, shapes: tuple[tuple[int, ...], ...], optimize: str) -> Any:
+    return oe.contract_expression(equation, *shapes, optimize=optimize)
+
+
+def cache_info() -> Any:
+    """Hits and misses of the contraction-plan cache (``functools.lru_cache`` statistics)."""
+    return _plan.cache_info()
+
+
+class _Classes:
+    """Union-find over labels: labels identified by a shared core axis (a delta) are one index."""
+
+    def __init__(self) -> None:
+        self.parent: dict[Hashable, Hashable] = {}
+
+    def find(self, x: Hashable) -> Hashable:
+        self.parent.setdefault(x, x)
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: Hashable, b: Hashable) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+def contract_labelled(
+    operands: Sequence[tuple[CTensor, Sequence[Hashable]]],
+    out: Sequence[Hashable],
+    out_axes: Sequence[Axis] | None = None,
+    *,
+    coefficient: float = 1.0,
+    optimize: str = "auto",
+    backend: str = "auto",
+) -> CTensor:
+    """Contract c-tensors whose full axes are renamed by ``operands[k][1]``.
+
+    A label may stand on several axes of one operand (a diagonal, as in ``"ii->"``) and several
+    times in ``out`` (the result then carries a delta between those axes). Labels not in ``out``
+    are summed. This is the engine under :func:`contract` and the expression evaluator.
+    """
+    classes = _Classes()
+    sizes: dict[Hashable, tuple[int, int]] = {}  # label -> (size, operand position) for messages
+    for k, (t, labels) in enumerate(operands):
+        if len(labels) != t.ndim:
+            raise ShapeError(f"operand {k}: {len(labels)} labels for a c-tensor of rank {t.ndim}")
+        reader: dict[int, Hashable] = {}  # core or implicit axis -> first label reading it
+        for lab, ax, c in zip(labels, t.axes, t.axis_map, strict=True):
+            seen = sizes.get(lab)
+            if seen is not None and seen[0] != ax.size:
+                raise ShapeError(
+                    f"label {lab!r}: size {seen[0]} in operand {seen[1]} but {ax.size} in operand"
+                    f" {k}; inner shapes must match (notes A.1: (a×b)(b×c) needs the same b)"
+                )
+            sizes.setdefault(lab, (ax.size, k))
+            classes.find(lab)
+            if c is not None:
+                if c in reader:
+                    classes.union(reader[c], lab)
+                else:
+                    reader[c] = lab
+    for lab in out:
+        if lab not in sizes:
+            raise LabelError(f"output label {lab!r} is on no operand; known labels: "
+                             f"{sorted(map(repr, sizes))}")
+    symbols: dict[Hashable, str] = {}
+
+    def sym(root: Hashable) -> str:
+        if root not in symbols:
+            symbols[root] = oe.get_symbol(len(symbols))
+        return symbols[root]
+
+    terms, arrays, supported = [], [], set()
+    for t, labels in operands:
+        core_roots = [None] * t.core.ndim
+        for lab, c in zip(labels, t.axis_map, strict=True):
+            if c is not None and c < t.core.ndim:
+                core_roots[c] = classes.find(lab)
+        supported.update(core_roots)
+        terms.append("".join(sym(r) for r in core_roots))
+        arrays.append(t.core)
+    out_roots = [classes.find(lab) for lab in out]
+    out_core: list[Hashable] = []
+    for r in out_roots:
+        if r in supported and r not in out_core:
+            out_core.append(r)
+    # summed classes that no core carries: the summand is constant along them
+    factor = coefficient
+    summed = {classes.find(lab) for lab in sizes} - set(out_roots)
+    for r in summed - supported:
+        factor *= sizes[r][0]
+    equation = ",".join(terms) + "->" + "".join(sym(r) for r in out_core)
+    shapes = tuple(tuple(int(n) for n in a.shape) for a in arrays)
+    if len(arrays) == 1 and terms[0] == equation.split("->")[1]:
+        core = arrays[0]
+    else:
+        core = _plan(equation, shapes, optimize)(*arrays, backend=backend)
+    if factor != 1.0:
+        core = core * factor
+    # an output class no core carries is a pure delta when several output axes share it
+    # (an implicit axis of ones), and redundant (constant) when only one does
+    axis_map: list[int | None] = []
+    implicit: dict[Hashable, int] = {}
+    for r in out_roots:
+        if r in supported:
+            axis_map.append(out_core.index(r))
+        elif out_roots.count(r) > 1:
+            axis_map.append(implicit.setdefault(r, len(out_core) + len(implicit)))
+        else:
+            axis_map.append(None)
+    if out_axes is None:
+        first: dict[Hashable, Axis] = {}
+        for t, labels in operands:
+            for lab, ax in zip(labels, t.axes, strict=True):
+                first.setdefault(lab, ax.relabel(lab))
+        out_axes = [first[lab] for lab in out]
+    return CTensor(core, out_axes, axis_map)
+
+
+def contract(
+    *tensors: CTensor,
+    keep: Iterable[Hashable] = (),
+    out: Sequence[Hashable] | None = None,
+    optimize: str = "auto",
+    backend: str = "auto",
+) -> CTensor:
+    """Contract c-tensors over the labels they share (the chain rule), in one einsum.
+
+    Args:
+        *tensors: the c-tensors; their axis labels say which axes are one index.
+        keep: shared labels to keep rather than sum (an element-wise, Hadamard product over them).
+        out: the result's labels explicitly; every other label is summed. By default a label is
+            kept when exactly one tensor has it, or when it is in ``keep``.
+        optimize: an ``opt_einsum`` path strategy (``"auto"``, ``"greedy"``, ``"optimal"`` …).
+        backend: the ``opt_einsum`` backend for the cores (``"auto"`` infers it: numpy, dask …).
+
+    Returns:
+        The contracted :class:`CTensor`, its axes in the notes' layout (wrt axes first), each
+        axis's role and origin taken from the tensor it came from.
+
+    Raises:
+        ShapeError: when a shared label has two sizes ("inner shapes must match", notes A.1).
+        LabelError: when ``keep`` or ``out`` names a label no tensor has.
+    """
+    if not tensors:
+        raise ValueError("contract needs at least one c-tensor")
+    count: dict[Hashable, int] = {}
+    for t in tensors:
+        if not isinstance(t, CTensor):
+            raise TypeError(f"contract takes CTensors, got {type(t).__name__}")
+        for lab in t.labels:
+            count[lab] = count.get(lab, 0) + 1
+    keep = list(keep)
+    for lab in keep:
+        if lab not in count:
+            raise LabelError(f"keep names unknown label {lab!r}; labels: {list(count)}")
+    if out is None:
+        out = [lab for lab, n in count.items() if n == 1 or lab in keep]
+    else:
+        out = list(out)
+        if len(set(out)) != len(out):
+            raise LabelError(f"duplicate label in out={out!r}: each result axis needs its own "
+                             "label")
+    result = contract_labelled([(t, t.labels) for t in tensors], out, optimize=optimize,
+                               backend=backend)
+    # Which variables the result is a derivative with respect to: those whose wrt axes survive,
+    # and the scalar ones (no axes to survive) of the innermost factor, which the notes write
+    # first (∂L/∂s = ∂Z/∂s · ∂L/∂Z).
+    alive = {a.var for a in result.axes if a.role == "wrt"}
+    wrt: list[tuple[str, tuple[int, ...]]] = []
+    inner = next((t for t in tensors if t.wrt), None)
+    for t in tensors:
+        for spec in t.wrt:
+            keep_it = spec[0] in alive or (t is inner and math.prod(spec[1]) == 1)
+            if keep_it and spec not in wrt:
+                wrt.append(spec)
+    return CTensor(result.core, result.axes, result.axis_map, tuple(wrt))

@@ -1,0 +1,331 @@
+"""CTensor: a labelled c-tensor stored compactly (notes A.8, Definition 23).
+
+A c-tensor of rank r is kept as a *core* array plus an *axis map* that says, for each of the r
+full axes, which core axis it reads — or ``None`` when the value is constant along it (a
+*redundant* axis, notes Concept 29). Two full axes that read the same core axis form a Kronecker
+delta: the full tensor is zero off their diagonal. An index past the core's last axis reads an
+implicit axis of ones, so a pure delta (an identity factor) costs no storage at all. Nothing is
+materialised until :meth:`CTensor.dense` is asked for.
+
+The full axes are kept in the notes' (denominator) layout: the axes of the variable differentiated
+against first (one copy per differentiation, each in the variable's axis order), then the output's
+axes in the output's order. ``dense(layout="numerator")`` gives the transposed (JAX/PyTorch) order.
+
+Example: for Z = Wᵀa with W (m×n), ∂Z/∂W is a full (m, n, n) tensor stored as the m values of a:
+
+    >>> import numpy as np
+    >>> from tensorderiv import CTensor
+    >>> from tensorderiv.axes import Axis
+    >>> a = np.array([1.0, 2.0, 3.0])
+    >>> dZ_dW = CTensor(a, [Axis("i", 3, "wrt", "W", 0, 1), Axis("j", 2, "wrt", "W", 1, 1),
+    ...                     Axis("k", 2, "of", "Z", 0)], axis_map=(0, 1, 1))  # a_i δ_jk
+    >>> dZ_dW.shape, dZ_dW.nbytes, dZ_dW.dense_nbytes
+    ((3, 2, 2), 24, 96)
+    >>> dZ_dW.dense()[:, 1, :]
+    array([[0., 1.],
+           [0., 2.],
+           [0., 3.]])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import opt_einsum as oe
+
+from .axes import Axis, canonical_order
+from .errors import DenseLimitError, LabelError, ShapeError
+from .options import get_dense_limit
+
+__all__ = ["CTensor", "Layout", "expand_core", "register_matrix_form"]
+
+Layout = Literal["notes", "denominator", "numerator"]
+_LAYOUTS = ("notes", "denominator", "numerator")
+
+WrtSpec = tuple[tuple[str, tuple[int, ...]], ...]
+
+
+def _as_axis(a: Axis | Hashable, size: int | None) -> Axis:
+    if isinstance(a, Axis):
+        return a
+    if size is None:
+        raise LabelError(f"axis {a!r}: give an Axis, or a core without an axis_map to size it")
+    return Axis(a, int(size))
+
+
+class CTensor:
+    """A labelled c-tensor: a compact core array and the full axes it stands for.
+
+    Args:
+        core: the stored values (any array with ``shape``, ``dtype`` and numpy semantics).
+        axes: the full axes, as :class:`~tensorderiv.axes.Axis` records (or bare labels when
+            ``axis_map`` is omitted; then each label reads the core axis of the same position).
+        axis_map: for each full axis, the core axis it reads, or ``None`` for a redundant axis
+            (constant along it). Two full axes reading one core axis form a Kronecker delta;
+            indices past ``core.ndim`` read implicit axes of ones (pure deltas, no storage).
+            Defaults to the identity (a dense tensor).
+        wrt: the variables differentiated against, one ``(name, shape)`` per differentiation
+            in copy order; empty for a plain value.
+
+    The axes are stored in the notes' layout (wrt axes by copy, then output axes); axes given in
+    another order are put in that order.
+    """
+
+    __slots__ = ("axes", "axis_map", "core", "wrt")
+
+    def __init__(
+        self,
+        core: Any,
+        axes: Sequence[Axis | Hashable],
+        axis_map: Sequence[int | None] | None = None,
+        wrt: WrtSpec = (),
+    ) -> None:
+        if not hasattr(core, "shape") or not hasattr(core, "dtype"):
+            core = np.asarray(core)
+        if core.dtype.kind not in "fc":
+            core = core.astype(np.float64)
+        axes = list(axes)
+        if axis_map is None:
+            if len(axes) != core.ndim:
+                raise ShapeError(
+                    f"{len(axes)} axes given for a core of shape {tuple(core.shape)}; "
+                    "without an axis_map each axis reads the core axis at its position"
+                )
+            axis_map = list(range(core.ndim))
+            axes = [_as_axis(a, n) for a, n in zip(axes, core.shape, strict=True)]
+        else:
+            axis_map = list(axis_map)
+            if len(axis_map) != len(axes):
+                raise ShapeError(f"axis_map has {len(axis_map)} entries for {len(axes)} axes")
+            axes = [_as_axis(a, None) for a in axes]
+        labels = [a.label for a in axes]
+        if len(set(labels)) != len(labels):
+            dup = sorted({repr(x) for x in labels if labels.count(x) > 1})
+            raise LabelError(f"duplicate axis label(s) {', '.join(dup)}: labels must be unique "
+                             "within a c-tensor")
+        read: set[int] = set()
+        virtual: dict[int, list[int]] = {}
+        for p, (a, c) in enumerate(zip(axes, axis_map, strict=True)):
+            if c is None:
+                continue
+            if c < 0:
+                raise ShapeError(f"axis {a.label!r} reads core axis {c}; indices are >= 0")
+            if c >= core.ndim:
+                virtual.setdefault(c, []).append(p)
+                continue
+            if core.shape[c] != a.size:
+                raise ShapeError(f"axis {a.label!r} has size {a.size} but reads core axis {c} "
+                                 f"of size {core.shape[c]}")
+            read.add(c)
+        if len(read) != core.ndim:
+            raise ShapeError(f"core axes {sorted(set(range(core.ndim)) - read)} are read by no "
+                             f"full axis (core shape {tuple(core.shape)})")
+        # implicit axes of ones: renumber densely past the core; one reader alone is redundant
+        for k, (_, ps) in enumerate(sorted(virtual.items())):
+            sizes = {axes[p].size for p in ps}
+            if len(sizes) > 1:
+                raise ShapeError(f"axes {[axes[p].label for p in ps]} form a delta but have "
+                                 f"sizes {sorted(sizes)}; a Kronecker delta needs equal sizes")
+            for p in ps:
+                axis_map[p] = core.ndim + k if len(ps) > 1 else None
+        order = canonical_order(axes)
+        self.core = core
+        self.axes: tuple[Axis, ...] = tuple(axes[p] for p in order)
+        self.axis_map: tuple[int | None, ...] = tuple(axis_map[p] for p in order)
+        self.wrt: WrtSpec = tuple((str(n), tuple(int(s) for s in sh)) for n, sh in wrt)
+
+    # ---------------------------------------------------------------- description
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The full shape, in the notes' layout."""
+        return tuple(a.size for a in self.axes)
+
+    @property
+    def ndim(self) -> int:
+        """The number of full axes (the c of the c-tensor)."""
+        return len(self.axes)
+
+    @property
+    def labels(self) -> tuple[Hashable, ...]:
+        """The labels of the full axes, in the notes' layout."""
+        return tuple(a.label for a in self.axes)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the stored values."""
+        return self.core.dtype
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes actually stored (the core)."""
+        return int(self.core.nbytes)
+
+    @property
+    def dense_nbytes(self) -> int:
+        """Bytes the full array would take."""
+        return int(math.prod(self.shape)) * self.core.dtype.itemsize
+
+    @property
+    def is_dense(self) -> bool:
+        """True when every full axis reads its own core axis (nothing compact)."""
+        return sorted(c for c in self.axis_map if c is not None) == list(range(self.ndim))
+
+    @property
+    def has_deltas(self) -> bool:
+        """True when two full axes read one core or implicit axis (a Kronecker delta)."""
+        used = [c for c in self.axis_map if c is not None]
+        return len(set(used)) != len(used)
+
+    def axis(self, label: Hashable) -> Axis:
+        """The axis with this label; :class:`LabelError` naming the known labels otherwise."""
+        for a in self.axes:
+            if a.label == label:
+                return a
+        raise LabelError(f"unknown axis label {label!r}; this c-tensor has {list(self.labels)}")
+
+    def __repr__(self) -> str:
+        kinds = []
+        for a, c in zip(self.axes, self.axis_map, strict=True):
+            mark = "·" if c is None else str(c)
+            kinds.append(f"{a.label!r}:{a.size}{'/' + a.role if a.role == 'wrt' else ''}→{mark}")
+        return (f"CTensor(shape={self.shape}, core={tuple(self.core.shape)}, "
+                f"axes=[{', '.join(kinds)}])")
+
+    # ---------------------------------------------------------------- conversions
+    def layout_order(self, layout: Layout = "notes") -> list[int]:
+        """Positions of the full axes in the given layout."""
+        if layout not in _LAYOUTS:
+            raise ValueError(f"layout must be one of {_LAYOUTS}, got {layout!r}")
+        if layout == "numerator":
+            outs = [p for p, a in enumerate(self.axes) if a.role == "of"]
+            ins = [p for p, a in enumerate(self.axes) if a.role == "wrt"]
+            return outs + ins
+        return list(range(self.ndim))
+
+    def dense(self, layout: Layout = "notes", *, limit: int | None = None) -> np.ndarray:
+        """The full array, materialising deltas and redundant axes.
+
+        Args:
+            layout: ``"notes"`` (or ``"denominator"``): wrt axes first, then output axes.
+                ``"numerator"``: output axes first (the JAX / PyTorch order).
+            limit: the byte budget; defaults to :func:`tensorderiv.get_dense_limit`.
+
+        Raises:
+            DenseLimitError: when the full array would exceed the budget.
+        """
+        order = self.layout_order(layout)
+        budget = get_dense_limit() if limit is None else int(limit)
+        if self.dense_nbytes > budget:
+            raise DenseLimitError(
+                f"the full c-tensor of shape {self.shape} would take {self.dense_nbytes:,} bytes, "
+                f"over the dense limit of {budget:,} bytes; work with the compact form "
+                f"(.core, {self.nbytes:,} bytes), or raise the limit with "
+                "tensorderiv.set_dense_limit(nbytes) or dense(limit=nbytes)"
+            )
+        sizes = [self.axes[p].size for p in order]
+        amap = [self.axis_map[p] for p in order]
+        return np.array(expand_core(self.core, amap, sizes))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        out = self.dense()
+        return out if dtype is None else out.astype(dtype)
+
+    @classmethod
+    def from_dense(
+        cls, array: Any, axes: Sequence[Axis | Hashable], wrt: WrtSpec = ()
+    ) -> CTensor:
+        """A dense c-tensor from a full array whose axes are given in the array's order."""
+        array = np.asarray(array)
+        return cls(array, axes, wrt=wrt)
+
+    def relabel(self, mapping: dict[Hashable, Axis | Hashable]) -> CTensor:
+        """A view with some axes renamed; values of ``mapping`` are new labels or whole Axes."""
+        new = []
+        for a in self.axes:
+            if a.label in mapping:
+                target = mapping[a.label]
+                new.append(target if isinstance(target, Axis) else a.relabel(target))
+            else:
+                new.append(a)
+        unknown = set(mapping) - set(self.labels)
+        if unknown:
+            raise LabelError(f"cannot relabel unknown axis label(s) {sorted(map(repr, unknown))};"
+                             f" this c-tensor has {list(self.labels)}")
+        return CTensor(self.core, new, self.axis_map, self.wrt)
+
+    def with_axes(self, axes: Sequence[Axis], wrt: WrtSpec | None = None) -> CTensor:
+        """The same values under new axis records, given in the current (stored) order."""
+        if len(axes) != self.ndim:
+            raise ShapeError(f"{len(axes)} axes given for a c-tensor of rank {self.ndim}")
+        for old, new in zip(self.axes, axes, strict=True):
+            if old.size != new.size:
+                raise ShapeError(f"axis {new.label!r} has size {new.size}, but the axis it "
+                                 f"replaces ({old.label!r}) has size {old.size}")
+        return CTensor(self.core, axes, self.axis_map, self.wrt if wrt is None else wrt)
+
+    def astype(self, dtype: Any) -> CTensor:
+        """The same c-tensor with its core cast to ``dtype``."""
+        return CTensor(self.core.astype(dtype), self.axes, self.axis_map, self.wrt)
+
+    def matrix_form(self, **options: Any) -> Any:
+        """The notes' matrix form of this c-tensor, a ``MatrixForm`` (see ``tensorderiv.reduce``).
+
+        The reducer lives downstream, in :mod:`tensorderiv.reduce`, which registers itself here
+        through :func:`register_matrix_form` when the package is imported.
+        """
+        if not _MATRIX_FORM:
+            raise RuntimeError("no matrix-form reducer is registered; import tensorderiv")
+        return _MATRIX_FORM[0](self, **options)
+
+
+_MATRIX_FORM: list[Any] = []
+
+
+def register_matrix_form(reducer: Any) -> None:
+    """Install the function that :meth:`CTensor.matrix_form` calls (done by ``reduce.py``)."""
+    _MATRIX_FORM[:] = [reducer]
+
+
+def expand_core(core: Any, axis_map: Sequence[int | None], sizes: Sequence[int]) -> Any:
+    """Materialise a compact core into the full axes ``axis_map`` describes, in that order.
+
+    Each core axis read by several full axes is embedded on their diagonal (zeros elsewhere); a
+    full axis that reads no core axis is broadcast.
+
+    Example:
+        >>> import numpy as np
+        >>> expand_core(np.array([1.0, 2.0]), [0, 0], [2, 2])
+        array([[1., 0.],
+               [0., 2.]])
+    """
+    operands: list[Any] = [core]
+    core_syms = [oe.get_symbol(c) for c in range(core.ndim)]
+    terms = ["".join(core_syms)]
+    out = []
+    used: set[int] = set()
+    nxt = core.ndim + len(axis_map)
+    for c, n in zip(axis_map, sizes, strict=True):
+        if c is None:
+            continue
+        if c >= core.ndim and c not in used:  # an implicit axis of ones
+            operands.append(np.ones(n, dtype=core.dtype))
+            terms.append(oe.get_symbol(c))
+        if c in used:
+            sym = oe.get_symbol(nxt)
+            nxt += 1
+            operands.append(np.eye(n, dtype=core.dtype))
+            terms.append(oe.get_symbol(c) + sym)
+            out.append(sym)
+        else:
+            used.add(c)
+            out.append(oe.get_symbol(c))
+    eq = ",".join(terms) + "->" + "".join(out)
+    arr = core if (len(operands) == 1 and "".join(out) == terms[0]) else oe.contract(eq, *operands)
+    shape = [n if c is not None else 1 for c, n in zip(axis_map, sizes, strict=True)]
+    arr = arr.reshape(shape)
+    if any(c is None for c in axis_map):
+        arr = np.broadcast_to(arr, tuple(sizes))
+    return arr
