@@ -3,15 +3,16 @@
 Example:
     >>> import numpy as np
     >>> import tensorderiv as td
-    >>> from tensorderiv.axes import Axis
-    >>> g = td.CTensor(np.array([1.0, 2.0]), [Axis("v", 2, "wrt", "v", 0, 1)], wrt=(("v", (2,)),))
-    >>> g.matrix_form().array.shape   # ∂s/∂v is a column
-    (2, 1)
+    >>> W, x = td.var("W", (3, 2)), td.var("x", (3,))
+    >>> g = td.derive(td.sum(td.tanh(W.T @ x)), W)
+    >>> g.evaluate({"W": np.zeros((3, 2)), "x": np.array([1.0, 2.0, 3.0])}).shape
+    (3, 2)
 """
 
 from .axes import Axis
 from .contract import contract
 from .ctensor import CTensor
+from .derivative import Compiled, Derivative, derive
 from .errors import (
     DenseLimitError,
     DomainError,
@@ -22,7 +23,37 @@ from .errors import (
     TensorDerivError,
     ValuesError,
 )
+from .evaluate import evaluate
+from .expr import (
+    Expr,
+    abs,
+    cos,
+    det,
+    diag,
+    dot,
+    exp,
+    inv,
+    log,
+    logdet,
+    logsumexp,
+    mean,
+    norm,
+    outer,
+    relu,
+    sigmoid,
+    sin,
+    softmax,
+    softplus,
+    sqrt,
+    square,
+    sum,
+    tanh,
+    trace,
+    var,
+)
+from .expr import einsum_ as einsum
 from .options import dense_limit, get_dense_limit, set_dense_limit
+from .parse import parse
 from .reduce import MatrixForm
 
 __version__ = "0.1.0"
@@ -30,8 +61,11 @@ __version__ = "0.1.0"
 __all__ = [
     "Axis",
     "CTensor",
+    "Compiled",
     "DenseLimitError",
+    "Derivative",
     "DomainError",
+    "Expr",
     "LabelError",
     "MatrixForm",
     "ParseError",
@@ -39,8 +73,36 @@ __all__ = [
     "StructureError",
     "TensorDerivError",
     "ValuesError",
+    "abs",
     "contract",
+    "cos",
     "dense_limit",
+    "derive",
+    "det",
+    "diag",
+    "dot",
+    "einsum",
+    "evaluate",
+    "exp",
     "get_dense_limit",
+    "inv",
+    "log",
+    "logdet",
+    "logsumexp",
+    "mean",
+    "norm",
+    "outer",
+    "parse",
+    "relu",
     "set_dense_limit",
+    "sigmoid",
+    "sin",
+    "softmax",
+    "softplus",
+    "sqrt",
+    "square",
+    "sum",
+    "tanh",
+    "trace",
+    "var",
 ]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import opt_einsum as oe
@@ -37,7 +38,7 @@ from .axes import Axis
 from .ctensor import CTensor
 from .errors import LabelError, ShapeError
 
-__all__ = ["cache_info", "contract", "contract_labelled"]
+__all__ = ["ContractionPlan", "cache_info", "contract", "contract_labelled", "plan_contraction"]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -71,21 +72,38 @@ class _Classes:
             self.parent[rb] = ra
 
 
-def contract_labelled(
+@dataclass(frozen=True)
+class ContractionPlan:
+    """A contraction worked out from structure alone (labels, axis maps, core shapes).
+
+    ``run(cores)`` evaluates it on cores of those shapes; the opt_einsum expression inside is
+    built once, so a compiled derivative pays for planning only on its first evaluation.
+    """
+
+    equation: str
+    expression: Any
+    factor: float
+    axis_map: tuple[int | None, ...]
+    out_axes: tuple[Axis, ...]
+    passthrough: bool
+
+    def run(self, cores: Sequence[Any], backend: str = "auto") -> CTensor:
+        """Contract ``cores`` (one per operand, in order) into the result c-tensor."""
+        core = cores[0] if self.passthrough else self.expression(*cores, backend=backend)
+        if self.factor != 1.0:
+            core = core * self.factor
+        return CTensor(core, self.out_axes, self.axis_map)
+
+
+def plan_contraction(
     operands: Sequence[tuple[CTensor, Sequence[Hashable]]],
     out: Sequence[Hashable],
     out_axes: Sequence[Axis] | None = None,
     *,
     coefficient: float = 1.0,
     optimize: str = "auto",
-    backend: str = "auto",
-) -> CTensor:
-    """Contract c-tensors whose full axes are renamed by ``operands[k][1]``.
-
-    A label may stand on several axes of one operand (a diagonal, as in ``"ii->"``) and several
-    times in ``out`` (the result then carries a delta between those axes). Labels not in ``out``
-    are summed. This is the engine under :func:`contract` and the expression evaluator.
-    """
+) -> ContractionPlan:
+    """Work out the contraction :func:`contract_labelled` performs, without running it."""
     classes = _Classes()
     sizes: dict[Hashable, tuple[int, int]] = {}  # label -> (size, operand position) for messages
     for k, (t, labels) in enumerate(operands):
@@ -106,10 +124,13 @@ def contract_labelled(
                     classes.union(reader[c], lab)
                 else:
                     reader[c] = lab
-    for lab in out:
+    for p, lab in enumerate(out):
         if lab not in sizes:
-            raise LabelError(f"output label {lab!r} is on no operand; known labels: "
-                             f"{sorted(map(repr, sizes))}")
+            if out_axes is None:
+                raise LabelError(f"output label {lab!r} is on no operand; known labels: "
+                                 f"{sorted(map(repr, sizes))}")
+            sizes[lab] = (out_axes[p].size, -1)  # a broadcast (or a pure delta) in the result
+            classes.find(lab)
     symbols: dict[Hashable, str] = {}
 
     def sym(root: Hashable) -> str:
@@ -117,15 +138,15 @@ def contract_labelled(
             symbols[root] = oe.get_symbol(len(symbols))
         return symbols[root]
 
-    terms, arrays, supported = [], [], set()
+    terms, shapes, supported = [], [], set()
     for t, labels in operands:
-        core_roots = [None] * t.core.ndim
+        core_roots: list[Hashable] = [None] * t.core.ndim
         for lab, c in zip(labels, t.axis_map, strict=True):
             if c is not None and c < t.core.ndim:
                 core_roots[c] = classes.find(lab)
         supported.update(core_roots)
         terms.append("".join(sym(r) for r in core_roots))
-        arrays.append(t.core)
+        shapes.append(tuple(int(n) for n in t.core.shape))
     out_roots = [classes.find(lab) for lab in out]
     out_core: list[Hashable] = []
     for r in out_roots:
@@ -136,14 +157,10 @@ def contract_labelled(
     summed = {classes.find(lab) for lab in sizes} - set(out_roots)
     for r in summed - supported:
         factor *= sizes[r][0]
-    equation = ",".join(terms) + "->" + "".join(sym(r) for r in out_core)
-    shapes = tuple(tuple(int(n) for n in a.shape) for a in arrays)
-    if len(arrays) == 1 and terms[0] == equation.split("->")[1]:
-        core = arrays[0]
-    else:
-        core = _plan(equation, shapes, optimize)(*arrays, backend=backend)
-    if factor != 1.0:
-        core = core * factor
+    rhs = "".join(sym(r) for r in out_core)
+    equation = ",".join(terms) + "->" + rhs
+    passthrough = len(terms) == 1 and terms[0] == rhs
+    expression = None if passthrough else _plan(equation, tuple(shapes), optimize)
     # an output class no core carries is a pure delta when several output axes share it
     # (an implicit axis of ones), and redundant (constant) when only one does
     axis_map: list[int | None] = []
@@ -161,7 +178,27 @@ def contract_labelled(
             for lab, ax in zip(labels, t.axes, strict=True):
                 first.setdefault(lab, ax.relabel(lab))
         out_axes = [first[lab] for lab in out]
-    return CTensor(core, out_axes, axis_map)
+    return ContractionPlan(equation, expression, factor, tuple(axis_map), tuple(out_axes),
+                           passthrough)
+
+
+def contract_labelled(
+    operands: Sequence[tuple[CTensor, Sequence[Hashable]]],
+    out: Sequence[Hashable],
+    out_axes: Sequence[Axis] | None = None,
+    *,
+    coefficient: float = 1.0,
+    optimize: str = "auto",
+    backend: str = "auto",
+) -> CTensor:
+    """Contract c-tensors whose full axes are renamed by ``operands[k][1]``.
+
+    A label may stand on several axes of one operand (a diagonal, as in ``"ii->"``) and several
+    times in ``out`` (the result then carries a delta between those axes). Labels not in ``out``
+    are summed. This is the engine under :func:`contract` and the expression evaluator.
+    """
+    plan = plan_contraction(operands, out, out_axes, coefficient=coefficient, optimize=optimize)
+    return plan.run([t.core for t, _ in operands], backend=backend)
 
 
 def contract(

@@ -40,7 +40,15 @@ from .axes import Axis, canonical_order
 from .errors import DenseLimitError, LabelError, ShapeError
 from .options import get_dense_limit
 
-__all__ = ["CTensor", "Layout", "expand_core", "register_matrix_form"]
+__all__ = [
+    "CTensor",
+    "Layout",
+    "expand_core",
+    "linear_combination",
+    "register_matrix_form",
+    "restructure",
+    "without_deltas",
+]
 
 Layout = Literal["notes", "denominator", "numerator"]
 _LAYOUTS = ("notes", "denominator", "numerator")
@@ -329,3 +337,70 @@ def expand_core(core: Any, axis_map: Sequence[int | None], sizes: Sequence[int])
     if any(c is None for c in axis_map):
         arr = np.broadcast_to(arr, tuple(sizes))
     return arr
+
+
+def restructure(ct: CTensor, groups: Sequence[Sequence[int]]) -> CTensor:
+    """The same c-tensor with a finer structure: full axes in one group share one core axis.
+
+    Every pair grouped here must already share a core axis in ``ct``; positions in no group are
+    redundant and must be redundant in ``ct``. Deltas between groups are materialised, redundant
+    axes that join a group are broadcast.
+    """
+    reps = [g[0] for g in groups]
+    core = expand_core(ct.core, [ct.axis_map[p] for p in reps], [ct.axes[p].size for p in reps])
+    axis_map: list[int | None] = [None] * ct.ndim
+    for k, g in enumerate(groups):
+        for p in g:
+            axis_map[p] = k
+    return CTensor(np.ascontiguousarray(core), ct.axes, axis_map, ct.wrt)
+
+
+def without_deltas(ct: CTensor) -> CTensor:
+    """``ct`` with every delta materialised (redundant axes stay compact)."""
+    if not ct.has_deltas:
+        return ct
+    return restructure(ct, [[p] for p, c in enumerate(ct.axis_map) if c is not None])
+
+
+def linear_combination(pairs: Sequence[tuple[float, CTensor]]) -> CTensor:
+    """``Σ cₖ · tₖ`` of c-tensors with the same axes, keeping the structure they all share.
+
+    Two full axes stay one core axis only when they share one in every term; an axis stays
+    redundant only when it is redundant in every term.
+
+    Example:
+        >>> import numpy as np
+        >>> from tensorderiv.axes import Axis
+        >>> ij = [Axis("i", 2), Axis("j", 2)]
+        >>> eye = CTensor(np.float64(1.0), ij, axis_map=(0, 0))   # δᵢⱼ, no storage
+        >>> ones = CTensor(np.float64(1.0), ij, axis_map=(None, None))
+        >>> linear_combination([(2.0, eye), (1.0, ones)]).dense()
+        array([[3., 1.],
+               [1., 3.]])
+    """
+    first = pairs[0][1]
+    for _, t in pairs:
+        if t.labels != first.labels or t.shape != first.shape:
+            raise ShapeError(f"cannot add c-tensors with axes {list(first.labels)} "
+                             f"{first.shape} and {list(t.labels)} {t.shape}")
+    if all(t.axis_map == first.axis_map and t.core.shape == first.core.shape for _, t in pairs):
+        core = pairs[0][0] * first.core
+        for c, t in pairs[1:]:
+            core = core + c * t.core
+        return CTensor(core, first.axes, first.axis_map, first.wrt)
+    keys: dict[tuple[Any, ...], list[int]] = {}
+    for p in range(first.ndim):
+        if all(t.axis_map[p] is None for _, t in pairs):
+            continue
+        key = tuple(t.axis_map[p] if t.axis_map[p] is not None else ("none", p) for _, t in pairs)
+        keys.setdefault(key, []).append(p)
+    groups = list(keys.values())
+    core = None
+    for c, t in pairs:
+        part = restructure(t, groups).core * c
+        core = part if core is None else core + part
+    axis_map: list[int | None] = [None] * first.ndim
+    for k, g in enumerate(groups):
+        for p in g:
+            axis_map[p] = k
+    return CTensor(core, first.axes, axis_map, first.wrt)

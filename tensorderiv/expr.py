@@ -1,0 +1,506 @@
+"""User-facing expressions: variables, numpy-style operators and the function vocabulary.
+
+An :class:`Expr` pairs an index-notation node (:mod:`tensorderiv.nodes`) with the text a person
+would write for it; operators follow numpy (broadcasting, ``@`` for 1-D and 2-D operands and
+batches, ``.T`` reversing axes). Shape errors name the operation in the user's own terms.
+
+Example:
+    >>> import tensorderiv as td
+    >>> W, x = td.var("W", (3, 2)), td.var("x", (3,))
+    >>> e = td.tanh(W.T @ x)
+    >>> e.shape, str(e)
+    ((2,), 'tanh(W.T @ x)')
+    >>> W @ x
+    Traceback (most recent call last):
+    ...
+    tensorderiv.errors.ShapeError: W @ x: inner sizes differ (2 vs 3); (a×b)(b×c) needs the same b
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import ShapeError
+from .functions import FUNCTIONS, apply, softmax_last
+from .nodes import Einsum, Node, Var
+from .simplify import add, constant, einsum, scale
+
+__all__ = [
+    "ELEMENTWISE",
+    "Expr",
+    "abs",
+    "as_expr",
+    "cos",
+    "det",
+    "diag",
+    "dot",
+    "einsum_",
+    "exp",
+    "inv",
+    "log",
+    "logdet",
+    "logsumexp",
+    "mean",
+    "norm",
+    "outer",
+    "relu",
+    "sigmoid",
+    "sin",
+    "softmax",
+    "softplus",
+    "sqrt",
+    "square",
+    "sum",
+    "tanh",
+    "trace",
+    "var",
+]
+
+_ATOM, _POW, _UNARY, _MUL, _ADD = 100, 80, 70, 60, 50
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class Expr:
+    """An expression: an index-notation node and the text it was written as.
+
+    Attributes:
+        node: the interned node (:mod:`tensorderiv.nodes`).
+        text: how a person writes it, e.g. ``"tanh(W.T @ x)"``.
+    """
+
+    __slots__ = ("_prec", "node", "text")
+    __array_priority__ = 1000  # numpy scalars defer to our operators
+
+    def __init__(self, node: Node, text: str, prec: int = _ATOM) -> None:
+        self.node = node
+        self.text = text
+        self._prec = prec
+
+    # ------------------------------------------------------------ description
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the value."""
+        return self.node.shape
+
+    @property
+    def ndim(self) -> int:
+        """The number of axes."""
+        return self.node.ndim
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The names of the variables it depends on, sorted."""
+        return tuple(sorted(self.node.vars))
+
+    def __repr__(self) -> str:
+        return f"Expr({self.text!r}, shape={self.shape})"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"the truth value of the expression {self.text!r} is undefined")
+
+    def _wrap(self, prec: int) -> str:
+        return f"({self.text})" if self._prec < prec else self.text
+
+    # ------------------------------------------------------------ operators
+    def __add__(self, other: Any) -> Expr:
+        return _elementwise("+", self, as_expr(other))
+
+    def __radd__(self, other: Any) -> Expr:
+        return _elementwise("+", as_expr(other), self)
+
+    def __sub__(self, other: Any) -> Expr:
+        return _elementwise("-", self, as_expr(other))
+
+    def __rsub__(self, other: Any) -> Expr:
+        return _elementwise("-", as_expr(other), self)
+
+    def __mul__(self, other: Any) -> Expr:
+        return _elementwise("*", self, as_expr(other))
+
+    def __rmul__(self, other: Any) -> Expr:
+        return _elementwise("*", as_expr(other), self)
+
+    def __truediv__(self, other: Any) -> Expr:
+        return _elementwise("/", self, as_expr(other))
+
+    def __rtruediv__(self, other: Any) -> Expr:
+        return _elementwise("/", as_expr(other), self)
+
+    def __pow__(self, other: Any) -> Expr:
+        return _power(self, as_expr(other))
+
+    def __rpow__(self, other: Any) -> Expr:
+        return _power(as_expr(other), self)
+
+    def __matmul__(self, other: Any) -> Expr:
+        return matmul(self, as_expr(other))
+
+    def __rmatmul__(self, other: Any) -> Expr:
+        return matmul(as_expr(other), self)
+
+    def __neg__(self) -> Expr:
+        return Expr(scale(-1.0, self.node), f"-{self._wrap(_UNARY)}", _UNARY)
+
+    def __pos__(self) -> Expr:
+        return self
+
+    @property
+    def T(self) -> Expr:
+        """The axes reversed (numpy's ``.T``)."""
+        r = tuple(range(self.ndim))
+        return Expr(einsum(1.0, [(self.node, r)], r[::-1]), f"{self._wrap(_ATOM)}.T")
+
+
+def var(name: str, shape: Sequence[int] = ()) -> Expr:
+    """A variable: ``shape`` ``()`` for a scalar, ``(n,)`` for a vector, any rank.
+
+    Example:
+        >>> import tensorderiv as td
+        >>> td.var("A", (2, 3)).shape
+        (2, 3)
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"variable name {name!r} is not a Python identifier")
+    if name in FUNCTIONS or name in _VOCABULARY_NAMES:
+        raise ValueError(f"variable name {name!r} is the name of a function")
+    try:
+        shape = tuple(int(n) for n in shape)
+    except TypeError:
+        raise ShapeError(f"variable {name!r}: shape must be a tuple of sizes, got {shape!r}") \
+            from None
+    if any(n < 1 for n in shape):
+        raise ShapeError(f"variable {name!r}: every size must be >= 1, got shape {shape}")
+    return Expr(Var.make(name, shape), name)
+
+
+def as_expr(value: Any) -> Expr:
+    """An :class:`Expr` from an expression or a real number literal."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError(f"literal {value!r} is not finite")
+        text = repr(int(v)) if v.is_integer() and -1e15 < v < 1e15 else repr(v)
+        return Expr(constant(v), text, _ATOM if v >= 0 else _UNARY)
+    raise TypeError(f"cannot use {type(value).__name__} {value!r} in an expression; "
+                    "make a variable with td.var(name, shape)")
+
+
+def _literal(e: Expr) -> float | None:
+    n = e.node
+    if isinstance(n, Einsum) and n.is_constant and n.ndim == 0:
+        return n.coef
+    return None
+
+
+# ------------------------------------------------------------------ broadcasting
+def broadcast_shape(a: Expr, b: Expr, op: str) -> tuple[int, ...]:
+    """NumPy's broadcast shape of two operands, or a ShapeError naming the operation."""
+    r = max(a.ndim, b.ndim)
+    sa = (1,) * (r - a.ndim) + a.shape
+    sb = (1,) * (r - b.ndim) + b.shape
+    out = []
+    for x, y in zip(sa, sb, strict=True):
+        if x != y and 1 not in (x, y):
+            raise ShapeError(
+                f"{a._wrap(_MUL)} {op} {b._wrap(_MUL)}: shapes {a.shape} and {b.shape} do not "
+                "broadcast; numpy broadcasting needs equal sizes or 1 on each trailing axis"
+            )
+        out.append(max(x, y))
+    return tuple(out)
+
+
+def _aligned(node: Node, target: tuple[int, ...], fresh: list[int]) -> tuple[Node, tuple[int, ...]]:
+    """The term placing ``node`` in ``target``: trailing axes aligned, size-1 axes summed away."""
+    offset = len(target) - node.ndim
+    idx = []
+    for k, n in enumerate(node.shape):
+        d = k + offset
+        if n == target[d]:
+            idx.append(d)
+        else:  # n == 1: a size-1 axis summed is the same as squeezed
+            idx.append(fresh[0])
+            fresh[0] += 1
+    return node, tuple(idx)
+
+
+def _spread(node: Node, target: tuple[int, ...]) -> Node:
+    fresh = [len(target)]
+    term = _aligned(node, target, fresh)
+    return einsum(1.0, [term], tuple(range(len(target))), dict(enumerate(target)))
+
+
+def _elementwise(op: str, a: Expr, b: Expr) -> Expr:
+    target = broadcast_shape(a, b, op)
+    prec = _ADD if op in "+-" else _MUL
+    text = f"{a._wrap(prec)} {op} {b._wrap(prec + 1)}"
+    if op in "+-":
+        node = add([(1.0, _spread(a.node, target)),
+                    (1.0 if op == "+" else -1.0, _spread(b.node, target))])
+    elif op == "*":
+        fresh = [len(target)]
+        node = einsum(1.0, [_aligned(a.node, target, fresh), _aligned(b.node, target, fresh)],
+                      tuple(range(len(target))), dict(enumerate(target)))
+    else:  # "/"
+        lit = _literal(b)
+        if lit == 0.0:
+            raise ZeroDivisionError(f"{text}: division by the literal 0")
+        recip = constant(1.0 / lit) if lit is not None else apply("pow", b.node, (-1.0,))
+        fresh = [len(target)]
+        node = einsum(1.0, [_aligned(a.node, target, fresh), _aligned(recip, target, fresh)],
+                      tuple(range(len(target))), dict(enumerate(target)))
+    return Expr(node, text, prec)
+
+
+def _power(a: Expr, b: Expr) -> Expr:
+    text = f"{a._wrap(_POW + 1)} ** {b._wrap(_POW)}"
+    p = _literal(b)
+    if p is not None:
+        return Expr(apply("pow", a.node, (p,)), text, _POW)
+    base = _literal(a)
+    if base is not None:
+        if base <= 0:
+            raise ValueError(f"{text}: a literal base must be positive, got {base:g}")
+        return Expr(apply("exp", scale(math.log(base), b.node)), text, _POW)
+    target = broadcast_shape(a, b, "**")
+    fresh = [len(target)]
+    prod = einsum(1.0, [_aligned(b.node, target, fresh),
+                        _aligned(apply("log", a.node), target, fresh)],
+                  tuple(range(len(target))), dict(enumerate(target)))
+    return Expr(apply("exp", prod), text, _POW)
+
+
+def matmul(a: Expr, b: Expr) -> Expr:
+    """NumPy's ``a @ b``: 1-D and 2-D operands, and batches of matrices."""
+    text = f"{a._wrap(_MUL)} @ {b._wrap(_MUL + 1)}"
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"{text}: @ needs arrays with at least one axis, got shapes {a.shape} "
+                         f"and {b.shape}; use * for a scalar")
+    ka, kb = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ShapeError(f"{text}: inner sizes differ ({ka} vs {kb}); (a×b)(b×c) needs the "
+                         "same b")
+    if a.ndim <= 2 and b.ndim <= 2:
+        ia = (0, 1) if a.ndim == 2 else (1,)
+        ib = (1, 2) if b.ndim == 2 else (1,)
+        out = tuple(i for i in (0, 2) if (i == 0 and a.ndim == 2) or (i == 2 and b.ndim == 2))
+        return Expr(einsum(1.0, [(a.node, ia), (b.node, ib)], out), text, _MUL)
+    # batches: broadcast the leading axes, contract the last of a with the second-last of b
+    if a.ndim == 1 or b.ndim == 1:
+        raise ShapeError(f"{text}: mixing a vector with a batch of matrices (shapes {a.shape} "
+                         f"and {b.shape}) is not supported; add the axis explicitly")
+    batch_a, batch_b = Expr(constant(0.0, a.shape[:-2]), "a"), Expr(constant(0.0, b.shape[:-2]),
+                                                                     "b")
+    batch = broadcast_shape(batch_a, batch_b, "@") if a.ndim > 2 or b.ndim > 2 else ()
+    r = len(batch)
+    i, j, k = r, r + 1, r + 2
+    fresh = [r + 3]
+    ta = _aligned(a.node, (*batch, a.shape[-2], ka), fresh)
+    tb = _aligned(b.node, (*batch, kb, b.shape[-1]), fresh)
+    ta = (ta[0], (*ta[1][:-2], i, j))
+    tb = (tb[0], (*tb[1][:-2], j, k))
+    return Expr(einsum(1.0, [ta, tb], (*range(r), i, k)), text, _MUL)
+
+
+# ------------------------------------------------------------------ the vocabulary
+def _unary(name: str) -> Any:
+    def f(x: Any) -> Expr:
+        x = as_expr(x)
+        return Expr(apply(name, x.node), f"{name}({x.text})")
+
+    f.__name__ = name
+    f.__qualname__ = name
+    f.__doc__ = f"Element-wise ``{name}``."
+    return f
+
+
+exp = _unary("exp")
+log = _unary("log")
+sin = _unary("sin")
+cos = _unary("cos")
+tanh = _unary("tanh")
+sigmoid = _unary("sigmoid")
+relu = _unary("relu")
+softplus = _unary("softplus")
+sqrt = _unary("sqrt")
+square = _unary("square")
+abs = _unary("abs")  # the vocabulary's name shadows the builtin here
+ELEMENTWISE = ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "sqrt",
+               "square", "abs")
+
+
+def _axis(x: Expr, axis: int | None, fname: str) -> int | None:
+    if axis is None:
+        return None
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise TypeError(f"{fname}({x.text}, axis={axis!r}): axis must be an integer")
+    if not -x.ndim <= axis < x.ndim:
+        raise ShapeError(f"{fname}({x.text}, axis={axis}): axis out of range for shape {x.shape}"
+                         f" ({x.ndim} axes)")
+    return axis % x.ndim
+
+
+def sum(x: Any, axis: int | None = None) -> Expr:
+    """The sum of all entries, or along one axis (numpy semantics)."""
+    x = as_expr(x)
+    ax = _axis(x, axis, "sum")
+    r = tuple(range(x.ndim))
+    out = () if ax is None else tuple(i for i in r if i != ax)
+    text = f"sum({x.text})" if ax is None else f"sum({x.text}, axis={axis})"
+    return Expr(einsum(1.0, [(x.node, r)], out), text)
+
+
+def mean(x: Any, axis: int | None = None) -> Expr:
+    """The mean of all entries, or along one axis."""
+    x = as_expr(x)
+    ax = _axis(x, axis, "mean")
+    n = math.prod(x.shape) if ax is None else x.shape[ax]
+    s = sum(x, axis)
+    text = f"mean({x.text})" if ax is None else f"mean({x.text}, axis={axis})"
+    return Expr(scale(1.0 / n, s.node), text)
+
+
+def _square(x: Expr, fname: str) -> None:
+    if x.ndim != 2 or x.shape[0] != x.shape[1]:
+        raise ShapeError(f"{fname}({x.text}): needs a square matrix, got shape {x.shape}")
+
+
+def trace(x: Any) -> Expr:
+    """The trace of a square matrix."""
+    x = as_expr(x)
+    _square(x, "trace")
+    return Expr(einsum(1.0, [(x.node, (0, 0))], ()), f"trace({x.text})")
+
+
+def _matrix_fn(name: str) -> Any:
+    def f(x: Any) -> Expr:
+        x = as_expr(x)
+        _square(x, name)
+        return Expr(apply(name, x.node), f"{name}({x.text})")
+
+    f.__name__ = name
+    f.__doc__ = {"det": "The determinant of a square matrix.",
+                 "logdet": "log |det X| of a square matrix.",
+                 "inv": "The inverse of a square matrix."}[name]
+    return f
+
+
+det = _matrix_fn("det")
+logdet = _matrix_fn("logdet")
+inv = _matrix_fn("inv")
+
+
+def diag(x: Any) -> Expr:
+    """NumPy's ``diag``: a vector becomes a diagonal matrix, a square matrix its diagonal."""
+    x = as_expr(x)
+    if x.ndim == 1:
+        return Expr(einsum(1.0, [(x.node, (0,))], (0, 0)), f"diag({x.text})")
+    if x.ndim == 2:
+        _square(x, "diag")
+        return Expr(einsum(1.0, [(x.node, (0, 0))], (0,)), f"diag({x.text})")
+    raise ShapeError(f"diag({x.text}): needs a vector or a square matrix, got shape {x.shape}")
+
+
+def outer(a: Any, b: Any) -> Expr:
+    """The outer product of two vectors."""
+    a, b = as_expr(a), as_expr(b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ShapeError(f"outer({a.text}, {b.text}): needs two vectors, got shapes {a.shape} "
+                         f"and {b.shape}")
+    return Expr(einsum(1.0, [(a.node, (0,)), (b.node, (1,))], (0, 1)),
+                f"outer({a.text}, {b.text})")
+
+
+def dot(a: Any, b: Any) -> Expr:
+    """NumPy's ``dot`` for scalars, vectors and matrices."""
+    a, b = as_expr(a), as_expr(b)
+    if a.ndim == 0 or b.ndim == 0:
+        e = a * b
+    else:
+        if a.ndim > 2 or b.ndim > 2:
+            raise ShapeError(f"dot({a.text}, {b.text}): arrays of rank > 2 are not supported; "
+                             "use einsum")
+        e = matmul(a, b)
+    return Expr(e.node, f"dot({a.text}, {b.text})")
+
+
+def norm(x: Any) -> Expr:
+    """The 2-norm of a vector, the Frobenius norm of a matrix (of all entries in general)."""
+    x = as_expr(x)
+    r = tuple(range(x.ndim))
+    ss = einsum(1.0, [(x.node, r), (x.node, r)], ())
+    return Expr(apply("sqrt", ss), f"norm({x.text})")
+
+
+def softmax(x: Any, axis: int = -1) -> Expr:
+    """Softmax over the last axis, finite for inputs of any magnitude."""
+    x = as_expr(x)
+    if x.ndim == 0:
+        raise ShapeError(f"softmax({x.text}): needs at least one axis, got a scalar")
+    if _axis(x, axis, "softmax") != x.ndim - 1:
+        raise ValueError(f"softmax({x.text}, axis={axis}): only the last axis is supported")
+    return Expr(softmax_last(x.node), f"softmax({x.text})")
+
+
+def logsumexp(x: Any) -> Expr:
+    """``log Σ exp(xᵢ)`` over all entries, computed stably."""
+    x = as_expr(x)
+    return Expr(apply("lse", x.node), f"logsumexp({x.text})")
+
+
+def einsum_(subscripts: str, *operands: Any) -> Expr:
+    """NumPy's ``einsum`` with explicit or implicit output; repeated input indices allowed.
+
+    Example:
+        >>> import tensorderiv as td
+        >>> A, B = td.var("A", (2, 3)), td.var("B", (3, 4))
+        >>> td.einsum("ij,jk->ik", A, B).shape
+        (2, 4)
+    """
+    ops = [as_expr(o) for o in operands]
+    text = f"einsum({subscripts!r}, {', '.join(o.text for o in ops)})"
+    spec = subscripts.replace(" ", "")
+    if "." in spec:
+        raise ValueError(f"{text}: ellipsis (...) is not supported; name every axis")
+    lhs, arrow, rhs = spec.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(ops):
+        raise ValueError(f"{text}: {len(ins)} operand subscripts for {len(ops)} operands")
+    letters = [c for s in ins for c in s]
+    if any(not c.isalpha() for c in letters + list(rhs)):
+        raise ValueError(f"{text}: subscripts must be letters")
+    if not arrow:
+        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    sizes: dict[str, int] = {}
+    for s, o in zip(ins, ops, strict=True):
+        if len(s) != o.ndim:
+            raise ShapeError(f"{text}: subscripts {s!r} name {len(s)} axes but {o.text} has "
+                             f"shape {o.shape}")
+        for c, n in zip(s, o.shape, strict=True):
+            if sizes.setdefault(c, n) != n:
+                raise ShapeError(f"{text}: index {c!r} has sizes {sizes[c]} and {n}; inner "
+                                 "shapes must match")
+    for c in rhs:
+        if c not in sizes:
+            raise ValueError(f"{text}: output index {c!r} is on no operand")
+    if len(set(rhs)) != len(rhs):
+        raise ValueError(f"{text}: output subscripts {rhs!r} repeat an index")
+    code = {c: k for k, c in enumerate(dict.fromkeys(letters))}
+    node = einsum(1.0, [(o.node, tuple(code[c] for c in s)) for s, o in zip(ins, ops,
+                                                                            strict=True)],
+                  tuple(code[c] for c in rhs))
+    return Expr(node, text)
+
+
+_VOCABULARY_NAMES = frozenset({
+    *ELEMENTWISE, "sum", "mean", "trace", "det", "logdet", "inv", "diag", "outer", "dot", "norm",
+    "softmax", "logsumexp", "einsum",
+})

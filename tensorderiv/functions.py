@@ -1,0 +1,281 @@
+"""The function table: each primitive's numpy kernel, domain and derivative rule.
+
+Element-wise functions give their derivative as an element-wise node ``g(a, y)`` (``y = f(a)``);
+the engine places it on the diagonal (a Kronecker delta, never materialised). Matrix functions
+give their local Jacobian in index notation, in the notes' layout: axes of the argument first,
+then axes of the result. Adding a function means adding one entry here (:func:`register`).
+
+Conventions: relu′(0) = 0 and abs′(0) = sign(0) = 0 (the subgradient JAX and PyTorch use).
+
+Example:
+    >>> from tensorderiv.functions import FUNCTIONS
+    >>> sorted(FUNCTIONS)[:5]
+    ['abs', 'cos', 'det', 'exp', 'inv']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .nodes import Apply, Einsum, Node, Sum
+from .simplify import add, constant, einsum, is_zero, scale, zero
+
+__all__ = ["FUNCTIONS", "Function", "apply", "jacobian", "mul", "register"]
+
+Kernel = Callable[[Any, tuple[Any, ...]], Any]
+
+
+@dataclass(frozen=True)
+class Function:
+    """One primitive.
+
+    Attributes:
+        name: its name in expressions.
+        kernel: ``kernel(values, params)`` on numpy (or numpy-like) arrays.
+        elementwise: True when it acts entry by entry.
+        rule: for element-wise functions ``rule(a, y, params) -> g`` with g = f′(a);
+            otherwise ``rule(node) -> J``, the local Jacobian (argument axes, then result axes).
+        domain: ``domain(values, params)`` returns a message when the values are outside the
+            function's domain, else ``None``.
+        shape: the result shape from the argument shape (matrix functions).
+        zero_preserving: f(0) = 0, so it may act on a compact core whose off-diagonals are zero.
+    """
+
+    name: str
+    kernel: Kernel
+    elementwise: bool
+    rule: Callable[..., Node]
+    domain: Callable[[Any, tuple[Any, ...]], str | None] | None = None
+    shape: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None
+    zero_preserving: bool = False
+
+
+FUNCTIONS: dict[str, Function] = {}
+
+
+def register(fn: Function) -> Function:
+    """Add a primitive to the table (the one extension surface for new functions)."""
+    FUNCTIONS[fn.name] = fn
+    return fn
+
+
+# ---------------------------------------------------------------- node algebra for the rules
+def mul(*nodes: Node) -> Node:
+    """The element-wise product of same-shape nodes."""
+    idx = tuple(range(nodes[0].ndim))
+    return einsum(1.0, [(n, idx) for n in nodes], idx)
+
+
+def _affine(c0: float, c1: float, node: Node) -> Node:
+    """``c0 + c1 · node`` element-wise."""
+    return add([(c0, constant(1.0, node.shape)), (c1, node)])
+
+
+def apply(fn: str, arg: Node, params: tuple[Any, ...] = ()) -> Node:
+    """``fn(arg)``, simplified: constants are folded and a few identities rewritten."""
+    f = FUNCTIONS[fn]
+    shape = arg.shape if f.elementwise else f.shape(arg.shape)  # type: ignore[misc]
+    if f.elementwise and isinstance(arg, Einsum) and arg.is_constant \
+            and len(set(arg.out)) == len(arg.out):
+        return constant(float(f.kernel(np.float64(arg.coef), params)), arg.shape)
+    if fn == "log":
+        if isinstance(arg, Apply) and arg.fn == "exp":
+            return arg.arg
+        sp = _softplus_argument(arg)
+        if sp is not None:  # log(1 + exp(u)) is softplus(u), which stays finite for large u
+            return apply("softplus", sp)
+    if fn == "pow":
+        p = params[0]
+        if p == 1:
+            return arg
+        if p == 0:
+            return constant(1.0, arg.shape)
+        if p == 2:
+            return apply("square", arg)
+    return Apply.make(fn, arg, shape, params)
+
+
+def _softplus_argument(arg: Node) -> Node | None:
+    if not (isinstance(arg, Sum) and len(arg.terms) == 2):
+        return None
+    (c1, n1), (c2, n2) = arg.terms
+    for (ca, a), (cb, b) in (((c1, n1), (c2, n2)), ((c2, n2), (c1, n1))):
+        if ca == 1.0 and isinstance(a, Einsum) and a.is_constant and a.coef == 1.0 \
+                and len(set(a.out)) == len(a.out) and cb == 1.0 \
+                and isinstance(b, Apply) and b.fn == "exp":
+            return b.arg
+    return None
+
+
+def jacobian(node: Apply) -> Node:
+    """The local Jacobian of ``node`` w.r.t. its argument: axes (arg…, result…)."""
+    f = FUNCTIONS[node.fn]
+    if f.elementwise:
+        g = f.rule(node.arg, node, node.params)
+        if is_zero(g):
+            return zero(node.arg.shape + node.shape)
+        idx = tuple(range(node.ndim))
+        return einsum(1.0, [(g, idx)], idx + idx)  # diag(g): a delta, kept symbolic
+    return f.rule(node)
+
+
+# ---------------------------------------------------------------- kernels
+def _sigmoid(x: Any, _p: tuple[Any, ...] = ()) -> Any:
+    e = np.exp(-np.abs(x))  # never overflows
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _softplus(x: Any, _p: tuple[Any, ...] = ()) -> Any:
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _step(x: Any, _p: tuple[Any, ...] = ()) -> Any:
+    return (x > 0).astype(x.dtype)
+
+
+def _pow(x: Any, p: tuple[Any, ...]) -> Any:
+    return np.power(x, p[0])
+
+
+def _lse(x: Any, _p: tuple[Any, ...] = ()) -> Any:
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m)))
+
+
+def _lse_last(x: Any, _p: tuple[Any, ...] = ()) -> Any:
+    m = np.max(x, axis=-1, keepdims=True)
+    return (m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)))[..., 0]
+
+
+def _singular(name: str) -> Callable[[Any, tuple[Any, ...]], str | None]:
+    def check(x: Any, _p: tuple[Any, ...]) -> str | None:
+        with np.errstate(all="ignore"):
+            c = np.linalg.cond(x)
+        if not np.isfinite(c) or c > 1.0 / np.finfo(x.dtype).eps:
+            return (f"{name} of a singular matrix (condition number {c:.3g}); "
+                    f"{name} and its derivative need an invertible matrix")
+        return None
+
+    return check
+
+
+def _positive(name: str) -> Callable[[Any, tuple[Any, ...]], str | None]:
+    def check(x: Any, _p: tuple[Any, ...]) -> str | None:
+        bad = np.asarray(x <= 0)
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            return f"{name} of a non-positive entry ({x[at]!r} at index {at}); {name} needs x > 0"
+        return None
+
+    return check
+
+
+def _nonnegative_sqrt(x: Any, _p: tuple[Any, ...]) -> str | None:
+    bad = np.asarray(x < 0)
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        return f"sqrt of a negative entry ({x[at]!r} at index {at}); sqrt needs x >= 0"
+    return None
+
+
+def _pow_domain(x: Any, p: tuple[Any, ...]) -> str | None:
+    e = p[0]
+    if float(e).is_integer():
+        if e < 0 and np.any(x == 0):
+            return f"x ** {e:g} at a zero entry (division by zero); needs x != 0"
+        return None
+    if e < 0 and np.any(x <= 0):
+        return f"x ** {e:g} of a non-positive entry; a negative fractional power needs x > 0"
+    if np.any(x < 0):
+        return f"x ** {e:g} of a negative entry; a fractional power needs x >= 0"
+    return None
+
+
+def _square_matrix(name: str) -> Callable[[tuple[int, ...]], tuple[int, ...]]:
+    def shape(s: tuple[int, ...]) -> tuple[int, ...]:
+        if len(s) != 2 or s[0] != s[1]:
+            raise ValueError(f"{name} needs a square matrix, got shape {s}")
+        return () if name in ("det", "logdet") else s
+
+    return shape
+
+
+def _lse_last_shape(s: tuple[int, ...]) -> tuple[int, ...]:
+    if not s:
+        raise ValueError("softmax needs at least one axis, got a scalar")
+    return s[:-1]
+
+
+# ---------------------------------------------------------------- the table
+def _e(name: str, kernel: Kernel, rule: Callable[..., Node], **kw: Any) -> None:
+    register(Function(name, kernel, True, rule, **kw))
+
+
+def _k(f: Callable[[Any], Any]) -> Kernel:
+    return lambda x, _p: f(x)
+
+
+_e("exp", _k(np.exp), lambda a, y, p: y)
+_e("log", _k(np.log), lambda a, y, p: apply("pow", a, (-1.0,)), domain=_positive("log"))
+_e("sin", _k(np.sin), lambda a, y, p: apply("cos", a), zero_preserving=True)
+_e("cos", _k(np.cos), lambda a, y, p: scale(-1.0, apply("sin", a)))
+_e("tanh", _k(np.tanh), lambda a, y, p: _affine(1.0, -1.0, apply("square", y)),
+   zero_preserving=True)
+_e("sigmoid", _sigmoid, lambda a, y, p: mul(y, _affine(1.0, -1.0, y)))
+_e("relu", _k(lambda x: np.maximum(x, 0)), lambda a, y, p: apply("step", a),
+   zero_preserving=True)
+_e("step", _step, lambda a, y, p: zero(a.shape), zero_preserving=True)
+_e("sign", _k(np.sign), lambda a, y, p: zero(a.shape), zero_preserving=True)
+_e("softplus", _softplus, lambda a, y, p: apply("sigmoid", a))
+_e("sqrt", _k(np.sqrt), lambda a, y, p: scale(0.5, apply("pow", y, (-1.0,))),
+   domain=_nonnegative_sqrt, zero_preserving=True)
+_e("square", _k(np.square), lambda a, y, p: scale(2.0, a), zero_preserving=True)
+_e("abs", _k(np.abs), lambda a, y, p: apply("sign", a), zero_preserving=True)
+_e("pow", _pow, lambda a, y, p: scale(p[0], apply("pow", a, (p[0] - 1.0,))), domain=_pow_domain)
+
+
+def _det_rule(node: Apply) -> Node:  # ∂det X/∂Xᵢⱼ = det(X) (X⁻¹)ⱼᵢ
+    return einsum(1.0, [(node, ()), (apply("inv", node.arg), (1, 0))], (0, 1))
+
+
+def _logdet_rule(node: Apply) -> Node:  # ∂log|det X|/∂Xᵢⱼ = (X⁻¹)ⱼᵢ
+    return einsum(1.0, [(apply("inv", node.arg), (1, 0))], (0, 1))
+
+
+def _inv_rule(node: Apply) -> Node:  # ∂Yₖₗ/∂Xᵢⱼ = −Yₖᵢ Yⱼₗ, Y = X⁻¹
+    return einsum(-1.0, [(node, (2, 0)), (node, (1, 3))], (0, 1, 2, 3))
+
+
+def _lse_rule(node: Apply) -> Node:  # ∂ lse(x)/∂x = exp(x − lse(x)): softmax over all entries
+    x = node.arg
+    r = tuple(range(x.ndim))
+    spread = einsum(1.0, [(node, ())], r, dict(enumerate(x.shape)))
+    return apply("exp", add([(1.0, x), (-1.0, spread)]))
+
+
+def softmax_last(x: Node) -> Node:
+    """``exp(x − lse(x)[…, None])``: softmax over the last axis, finite for any input."""
+    lse = apply("lse_last", x)
+    r = tuple(range(x.ndim))
+    spread = einsum(1.0, [(lse, r[:-1])], r, dict(enumerate(x.shape)))
+    return apply("exp", add([(1.0, x), (-1.0, spread)]))
+
+
+def _lse_last_rule(node: Apply) -> Node:  # ∂ lse(x)ₐ/∂x_{b j} = δₐᵦ softmax(x)_{b j}
+    x = node.arg
+    r = tuple(range(x.ndim))
+    return einsum(1.0, [(softmax_last(x), r)], r + r[:-1])
+
+
+register(Function("det", lambda x, p: np.linalg.det(x), False, _det_rule,
+                  domain=_singular("det"), shape=_square_matrix("det")))
+register(Function("logdet", lambda x, p: np.linalg.slogdet(x)[1], False, _logdet_rule,
+                  domain=_singular("logdet"), shape=_square_matrix("logdet")))
+register(Function("inv", lambda x, p: np.linalg.inv(x), False, _inv_rule,
+                  domain=_singular("inv"), shape=_square_matrix("inv")))
+register(Function("lse", _lse, False, _lse_rule, shape=lambda s: ()))
+register(Function("lse_last", _lse_last, False, _lse_last_rule, shape=_lse_last_shape))

@@ -1,0 +1,203 @@
+"""Text → expression, with Python's ``ast`` module (never ``eval`` or ``exec``).
+
+The language is Python's expression syntax restricted to: variable names given in ``shapes``,
+real number literals, ``+ - * / ** @``, unary ``-``/``+``, ``.T``, and calls of the vocabulary
+(``tanh(x)``, ``sum(x, axis=0)``, ``einsum("ij,jk->ik", A, B)`` …). Anything else — other
+attributes, subscripts, lambdas, comprehensions, comparisons, unknown names — raises
+:class:`~tensorderiv.ParseError` with a caret under the offending column.
+
+Example:
+    >>> import tensorderiv as td
+    >>> td.parse("sum(tanh(W.T @ x))", {"W": (3, 2), "x": (3,)})
+    Expr('sum(tanh(W.T @ x))', shape=())
+    >>> td.parse("x.__class__", {"x": (3,)})
+    Traceback (most recent call last):
+    ...
+    tensorderiv.errors.ParseError: attribute '.__class__' is not allowed; only .T (transpose) is
+      x.__class__
+       ^
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from . import expr as E  # noqa: N812 - E is the expression vocabulary
+from .errors import ParseError, ShapeError
+
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "VOCABULARY", "parse"]
+
+MAX_LENGTH = 10_000
+MAX_DEPTH = 200
+
+VOCABULARY: dict[str, Callable[..., E.Expr]] = {
+    **{name: getattr(E, name) for name in E.ELEMENTWISE},
+    "sum": E.sum, "mean": E.mean, "trace": E.trace, "det": E.det, "logdet": E.logdet,
+    "inv": E.inv, "diag": E.diag, "outer": E.outer, "dot": E.dot, "norm": E.norm,
+    "softmax": E.softmax, "logsumexp": E.logsumexp, "einsum": E.einsum_,
+}
+_AXIS_FUNCTIONS = frozenset({"sum", "mean", "softmax"})
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Pow: lambda a, b: a ** b,
+    ast.MatMult: lambda a, b: a @ b,
+}
+_DESCRIBE = {
+    ast.Subscript: "subscripts (x[...])", ast.Lambda: "lambda", ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions", ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions", ast.Compare: "comparisons", ast.BoolOp: "and/or",
+    ast.IfExp: "conditional expressions", ast.List: "lists", ast.Tuple: "tuples",
+    ast.Dict: "dicts", ast.Set: "sets", ast.Starred: "starred arguments",
+    ast.JoinedStr: "f-strings", ast.NamedExpr: "assignments (:=)", ast.Await: "await",
+}
+
+
+def _shapes(shapes: Mapping[str, Any] | None) -> dict[str, tuple[int, ...]]:
+    out: dict[str, tuple[int, ...]] = {}
+    for name, s in (shapes or {}).items():
+        if isinstance(s, int):
+            s = (s,)
+        try:
+            out[name] = tuple(int(n) for n in s)
+        except (TypeError, ValueError):
+            raise ShapeError(f"variable {name!r}: shape must be a tuple of sizes, got {s!r}") \
+                from None
+    return out
+
+
+def parse(text: str, shapes: Mapping[str, Sequence[int] | int] | None = None) -> E.Expr:
+    """Read an expression from text; ``shapes`` maps each variable name to its shape.
+
+    Raises:
+        ParseError: for text outside the language, with a caret under the offending column.
+        ShapeError: for shapes that do not fit the operations (the message names them).
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"expected expression text, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"expression is {len(text):,} characters long; the limit is "
+                         f"{MAX_LENGTH:,}")
+    if "\n" in text.strip() or "\r" in text:
+        raise ParseError("an expression is one line of text", text, text.find("\n"))
+    stripped = text.strip()
+    if not stripped:
+        raise ParseError("empty expression")
+    try:
+        tree = ast.parse(stripped, mode="eval")
+    except SyntaxError as exc:
+        col = (exc.offset or 1) - 1
+        raise ParseError(f"invalid syntax: {exc.msg}", stripped, col) from None
+    except (RecursionError, MemoryError):
+        raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)") \
+            from None
+    return _Reader(stripped, _shapes(shapes)).read(tree.body, 0)
+
+
+class _Reader:
+    def __init__(self, text: str, shapes: dict[str, tuple[int, ...]]) -> None:
+        self.text = text
+        self.shapes = shapes
+        self.vars: dict[str, E.Expr] = {}
+
+    def fail(self, message: str, node: ast.AST) -> ParseError:
+        return ParseError(message, self.text, getattr(node, "col_offset", 0))
+
+    def read(self, node: ast.AST, depth: int) -> E.Expr:
+        if depth > MAX_DEPTH:
+            raise self.fail(f"expression is nested too deeply (more than {MAX_DEPTH} levels)",
+                            node)
+        if isinstance(node, ast.BinOp):
+            op = _BINOPS.get(type(node.op))
+            if op is None:
+                raise self.fail(f"operator {type(node.op).__name__} is not supported; use "
+                                "+ - * / ** @", node)
+            return op(self.read(node.left, depth + 1), self.read(node.right, depth + 1))
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return -self.read(node.operand, depth + 1)
+            if isinstance(node.op, ast.UAdd):
+                return +self.read(node.operand, depth + 1)
+            raise self.fail(f"unary {type(node.op).__name__} is not supported; only - and +",
+                            node)
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise self.fail(f"literal {v!r} is not a real number", node)
+            return E.as_expr(v)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Attribute):
+            if node.attr != "T":
+                raise self.fail(f"attribute '.{node.attr}' is not allowed; only .T (transpose) "
+                                "is", node if not isinstance(node.value, ast.Name)
+                                else _After(node.value))
+            return self.read(node.value, depth + 1).T
+        if isinstance(node, ast.Call):
+            return self.call(node, depth)
+        what = _DESCRIBE.get(type(node), type(node).__name__)
+        raise self.fail(f"{what} are not part of the expression language"
+                        if what.endswith("s") else f"{what} is not part of the expression "
+                        "language", node)
+
+    def name(self, node: ast.Name) -> E.Expr:
+        name = node.id
+        if name in self.vars:
+            return self.vars[name]
+        if name not in self.shapes:
+            if name in VOCABULARY:
+                raise self.fail(f"{name!r} is a function; call it, e.g. {name}(x)", node)
+            known = ", ".join(sorted(self.shapes)) or "none"
+            raise self.fail(f"unknown name {name!r}; give its shape (variables with shapes: "
+                            f"{known})", node)
+        self.vars[name] = E.var(name, self.shapes[name])
+        return self.vars[name]
+
+    def call(self, node: ast.Call, depth: int) -> E.Expr:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail("only the vocabulary's functions can be called, by name (e.g. "
+                            "tanh(x))", node.func)
+        fname = node.func.id
+        fn = VOCABULARY.get(fname)
+        if fn is None:
+            raise self.fail(f"unknown function {fname!r}; known: {', '.join(sorted(VOCABULARY))}",
+                            node.func)
+        kwargs: dict[str, int] = {}
+        for kw in node.keywords:
+            if kw.arg != "axis" or fname not in _AXIS_FUNCTIONS:
+                target = kw.value if kw.arg is None else kw
+                allowed = "axis= (for sum, mean, softmax)"
+                raise self.fail(f"keyword {kw.arg or '**'}= is not allowed in {fname}(); only "
+                                f"{allowed}", target)
+            v = kw.value
+            sign = 1
+            if isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub):
+                sign, v = -1, v.operand
+            if not (isinstance(v, ast.Constant) and isinstance(v.value, int)
+                    and not isinstance(v.value, bool)):
+                raise self.fail("axis= takes an integer literal", kw.value)
+            kwargs["axis"] = sign * v.value
+        args: list[Any] = []
+        for k, a in enumerate(node.args):
+            if fname == "einsum" and k == 0:
+                if not (isinstance(a, ast.Constant) and isinstance(a.value, str)):
+                    raise self.fail('einsum needs its subscripts as a string first, e.g. '
+                                    'einsum("ij,jk->ik", A, B)', a)
+                args.append(a.value)
+            else:
+                args.append(self.read(a, depth + 1))
+        try:
+            return fn(*args, **kwargs)
+        except TypeError as exc:
+            raise self.fail(f"{fname}(): {exc}", node) from None
+
+
+class _After:
+    """Points the caret just after a name (at the dot of an attribute)."""
+
+    def __init__(self, name: ast.Name) -> None:
+        self.col_offset = name.end_col_offset or name.col_offset

@@ -1,0 +1,162 @@
+"""Simplifying constructors: every node is built through these, so expressions stay canonical.
+
+The rules, applied as nodes are made (so a derivative costs what its hand-written form costs):
+
+* **delta elimination** — an einsum term that is itself an einsum is inlined; an output index it
+  repeats (a Kronecker delta) identifies the parent's indices, so deltas become shared labels;
+* **zero propagation** — a zero factor makes the einsum zero; zero terms leave a sum;
+* **constant folding** — scalar literals become coefficients; equal constant fills add up;
+* **like terms** — sum terms that differ only by a coefficient are merged, nested sums flattened;
+* **no-ops** — an einsum that returns its single term unchanged is that term.
+
+Example:
+    >>> from tensorderiv.nodes import Var
+    >>> from tensorderiv.simplify import einsum, add, identity
+    >>> x = Var.make("x", (3,))
+    >>> d = einsum(1.0, [(identity((3,)), (0, 1)), (x, (1,))], (0,))   # δᵢⱼ xⱼ
+    >>> d is x
+    True
+    >>> add([(2.0, x), (3.0, x)]).coef   # 2x + 3x = 5x
+    5.0
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from .nodes import Einsum, Node, Sum
+
+__all__ = ["add", "constant", "einsum", "identity", "is_zero", "scale", "zero"]
+
+
+def zero(shape: Sequence[int]) -> Node:
+    """The zero tensor of ``shape``."""
+    r = len(shape)
+    return Einsum.make(0.0, (), tuple(range(r)), dict(enumerate(shape)))
+
+
+def constant(value: float, shape: Sequence[int] = ()) -> Node:
+    """A tensor of ``shape`` filled with ``value`` (a literal when ``shape`` is ``()``)."""
+    r = len(shape)
+    return Einsum.make(float(value), (), tuple(range(r)), dict(enumerate(shape)))
+
+
+def identity(shape: Sequence[int]) -> Node:
+    """δ for ``shape``: a tensor of shape ``shape + shape``, 1 where both halves agree."""
+    r = len(shape)
+    return Einsum.make(1.0, (), tuple(range(r)) * 2, dict(enumerate(shape)))
+
+
+def is_zero(node: Node) -> bool:
+    """True for a node built as zero."""
+    return isinstance(node, Einsum) and node.coef == 0.0
+
+
+def scale(c: float, node: Node) -> Node:
+    """``c · node``."""
+    r = node.ndim
+    return einsum(c, [(node, tuple(range(r)))], tuple(range(r)))
+
+
+class _Unify:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, i: int) -> int:
+        while self.parent.get(i, i) != i:
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def einsum(
+    coef: float,
+    terms: Sequence[tuple[Node, Sequence[int]]],
+    out: Sequence[int],
+    sizes: dict[int, int] | None = None,
+) -> Node:
+    """``coef · Σ Π termₖ[idxₖ] → out``, simplified (see the module docstring).
+
+    Indices are any integers; an index on no term needs its size in ``sizes``.
+    """
+    sizes = dict(sizes or {})
+    for node, idx in terms:
+        for i, n in zip(idx, node.shape, strict=True):
+            sizes.setdefault(i, n)
+    shape = tuple(sizes[i] for i in out)
+    if coef == 0.0 or any(is_zero(t) for t, _ in terms):
+        return zero(shape)
+    fresh = itertools.count(max([*sizes, -1]) + 1)
+    uf = _Unify()
+    flat: list[tuple[Node, tuple[int, ...]]] = []
+    for node, idx in terms:
+        idx = tuple(idx)
+        if isinstance(node, Sum) and len(node.terms) == 1:
+            c, node = node.terms[0]
+            coef *= c
+        if isinstance(node, Einsum):
+            coef *= node.coef
+            m: dict[int, int] = {}
+            for ci, pi in zip(node.out, idx, strict=True):
+                if ci in m:
+                    uf.union(m[ci], pi)  # a delta in the child: the parent's indices are one
+                else:
+                    m[ci] = pi
+            for ci, n in enumerate(node.sizes):
+                if ci not in m:
+                    m[ci] = next(fresh)
+                    sizes[m[ci]] = n
+            flat.extend((cn, tuple(m[c] for c in cidx)) for cn, cidx in node.terms)
+        else:
+            flat.append((node, idx))
+    flat = [(n, tuple(uf.find(i) for i in idx)) for n, idx in flat]
+    out = tuple(uf.find(i) for i in out)
+    # a summed index on no term and not in the output: the summand is constant along it
+    used = {i for _, idx in flat for i in idx} | set(out)
+    for i in {uf.find(i) for i in sizes} - used:
+        coef *= sizes[i]
+    if len(flat) == 1 and coef == 1.0:
+        node, idx = flat[0]
+        if idx == out and len(set(idx)) == len(idx):
+            return node
+    # a canonical term order, so that equal products intern to one node
+    pos = {i: p for p, i in enumerate(out)}
+    flat.sort(key=lambda t: (t[0].digest, tuple(pos.get(i, -1) for i in t[1])))
+    return Einsum.make(coef, flat, out, {i: sizes[i] for i in out})
+
+
+def add(terms: Sequence[tuple[float, Node]]) -> Node:
+    """``Σ cₖ · nodeₖ`` with like terms merged, zeros dropped and nested sums flattened."""
+    if not terms:
+        raise ValueError("add needs at least one term")
+    shape = terms[0][1].shape
+    acc: dict[Node, float] = {}
+
+    def put(c: float, n: Node) -> None:
+        if c == 0.0 or is_zero(n):
+            return
+        if isinstance(n, Sum):
+            for c2, n2 in n.terms:
+                put(c * c2, n2)
+            return
+        if isinstance(n, Einsum) and n.coef != 1.0:
+            c, n = c * n.coef, Einsum.make(1.0, n.terms, n.out, dict(enumerate(n.sizes)))
+        acc[n] = acc.get(n, 0.0) + c
+
+    for c, n in terms:
+        if n.shape != shape:
+            raise ValueError(f"cannot add shapes {shape} and {n.shape}")
+        put(float(c), n)
+    items = [(c, n) for n, c in acc.items() if c != 0.0]
+    if not items:
+        return zero(shape)
+    if len(items) == 1:
+        c, n = items[0]
+        return n if c == 1.0 else scale(c, n)
+    items.sort(key=lambda t: t[1].digest)
+    return Sum.make(items)
