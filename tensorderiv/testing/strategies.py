@@ -26,10 +26,21 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 import numpy as np
 
+from .. import expr as E  # noqa: N812 - E is the expression vocabulary
 from ..axes import Axis
 from ..ctensor import CTensor
 
-__all__ = ["STRUCTURES", "ctensors", "labels", "shapes"]
+__all__ = [
+    "KINKED",
+    "STRUCTURES",
+    "VOCABULARY",
+    "GeneratedExpression",
+    "ctensors",
+    "expressions",
+    "labels",
+    "shapes",
+    "values_for",
+]
 
 STRUCTURES = ("dense", "diagonal", "delta", "redundant", "mixed")
 
@@ -131,3 +142,206 @@ def ctensors(
     core = draw(hnp.arrays(np.float64, tuple(core_sides), elements=_floats()))
     axes = [Axis(lab, sizes[lab]) for lab in axis_labels]
     return CTensor(core, axes, axis_map)
+
+
+# ---------------------------------------------------------------- random expressions
+#: every function of the vocabulary the expression strategy can use
+VOCABULARY = (
+    "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "sqrt", "square", "abs",
+    "sum", "mean", "trace", "det", "logdet", "inv", "diag", "outer", "dot", "norm", "softmax",
+    "logsumexp", "einsum", "add", "sub", "mul", "div", "pow", "matmul", "T",
+)
+#: functions whose derivative jumps at 0: a test keeps their arguments away from it
+KINKED = ("relu", "abs")
+
+
+class GeneratedExpression:
+    """An expression drawn by :func:`expressions`, with what a test needs to check it.
+
+    Attributes:
+        expr: the expression.
+        shapes: variable name → shape.
+        kinks: subexpressions where the expression is not differentiable at 0 (arguments of
+            ``relu``/``abs``, values of ``norm``); keep them away from 0 for differences.
+    """
+
+    def __init__(self, expr: Any, shapes: dict[str, tuple[int, ...]], kinks: list[Any]) -> None:
+        self.expr = expr
+        self.shapes = shapes
+        self.kinks = kinks
+
+    def __repr__(self) -> str:
+        return f"GeneratedExpression({self.expr.text!r}, shapes={self.shapes})"
+
+
+class _Builder:
+    def __init__(self, draw: Any, functions: frozenset[str], max_side: int) -> None:
+        self.draw = draw
+        self.functions = functions
+        self.max_side = max_side
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.kinks: list[Any] = []
+
+    def side(self) -> int:
+        return self.draw(st.integers(1, self.max_side))
+
+    def leaf(self, shape: tuple[int, ...]) -> Any:
+        same = [n for n, s in self.shapes.items() if s == shape]
+        if same and self.draw(st.booleans()):
+            name = self.draw(st.sampled_from(same))  # reuse: a variable on several paths
+        else:
+            name = f"v{len(self.shapes)}"
+            self.shapes[name] = shape
+        if shape == () and self.draw(st.integers(0, 4)) == 0:
+            return E.as_expr(self.draw(st.sampled_from([0.5, 2.0, 3.0, -1.5])))
+        return E.var(name, shape)
+
+    def positive(self, shape: tuple[int, ...], depth: int) -> Any:
+        return E.square(self.build(shape, depth)) + 1.0
+
+    def invertible(self, n: int, depth: int) -> Any:
+        m = self.build((n, n), depth)
+        return m @ m.T + E.diag(self.positive((n,), 0) + 1.0)
+
+    def build(self, shape: tuple[int, ...], depth: int) -> Any:
+        if depth <= 0:
+            return self.leaf(shape)
+        fs = self.functions
+        options: list[str] = ["leaf"]
+        ew = [f for f in E.ELEMENTWISE if f in fs]
+        options += ["unary"] * bool(ew) + [o for o in ("add", "sub", "mul", "div", "pow")
+                                           if o in fs]
+        r = len(shape)
+        if r == 0:
+            options += [o for o in ("sum", "mean", "dot", "norm", "trace", "det", "logdet",
+                                    "logsumexp") if o in fs]
+        if r == 1:
+            options += [o for o in ("matmul", "softmax", "diag", "sum", "einsum") if o in fs]
+        if r == 2:
+            options += [o for o in ("outer", "matmul", "T", "einsum") if o in fs]
+            if shape[0] == shape[1]:
+                options += [o for o in ("inv", "diag") if o in fs]
+        op = self.draw(st.sampled_from(options))
+        d = depth - 1
+        b = self.build
+        if op == "leaf":
+            return self.leaf(shape)
+        if op == "unary":
+            f = self.draw(st.sampled_from(ew))
+            arg = self.positive(shape, d) if f in ("log", "sqrt") else b(shape, d)
+            if f in KINKED:
+                self.kinks.append(arg)
+            return getattr(E, f)(arg)
+        if op in ("add", "sub", "mul"):
+            left = b(shape, d)
+            right = b((), d) if r and self.draw(st.booleans()) else b(shape, d)
+            return {"add": left + right, "sub": left - right, "mul": left * right}[op]
+        if op == "div":
+            return b(shape, d) / self.positive(shape, d)
+        if op == "pow":
+            p = self.draw(st.sampled_from([2, 3, 0.5, -1.0, 1.5]))
+            base = self.positive(shape, d) if p not in (2, 3) else b(shape, d)
+            return base ** p
+        if op in ("sum", "mean") and r == 0:
+            src = b((self.side(),) * self.draw(st.integers(1, 2)), d)
+            return getattr(E, op)(src)
+        if op == "sum":  # r == 1: sum over the second axis of a matrix
+            return E.sum(b((shape[0], self.side()), d), axis=1)
+        if op == "dot":
+            n = self.side()
+            return E.dot(b((n,), d), b((n,), d))
+        if op == "norm":  # not differentiable at 0, like relu and abs
+            out = E.norm(b((self.side(),), d))
+            self.kinks.append(out)
+            return out
+        if op == "trace":
+            n = self.side()
+            return E.trace(b((n, n), d))
+        if op in ("det", "logdet"):
+            return getattr(E, op)(self.invertible(self.side(), d))
+        if op == "logsumexp":
+            return E.logsumexp(b((self.side(),), d))
+        if op == "softmax":
+            return E.softmax(b(shape, d))
+        if op == "diag":
+            n = shape[0]
+            return E.diag(b((n, n), d) if r == 1 else b((n,), d))
+        if op == "inv":
+            return E.inv(self.invertible(shape[0], d))
+        if op == "outer":
+            return E.outer(b((shape[0],), d), b((shape[1],), d))
+        if op == "T":
+            return b(shape[::-1], d).T
+        if op == "matmul":
+            k = self.side()
+            if r == 1:
+                return b((shape[0], k), d) @ b((k,), d)
+            return b((shape[0], k), d) @ b((k, shape[1]), d)
+        if op == "einsum":
+            k = self.side()
+            if r == 1:
+                return E.einsum_("ik,k->i", b((shape[0], k), d), b((k,), d))
+            return E.einsum_("ik,jk->ij", b((shape[0], k), d), b((shape[1], k), d))
+        raise AssertionError(f"unhandled option {op}")  # pragma: no cover
+
+
+@st.composite
+def expressions(
+    draw: Any,
+    functions: Any = VOCABULARY,
+    max_depth: int = 3,
+    max_side: int = 3,
+    shape: tuple[int, ...] | None = None,
+) -> GeneratedExpression:
+    """Well-shaped random expressions over a chosen set of functions.
+
+    Arguments of ``log``, ``sqrt``, fractional and negative powers and divisors are built
+    positive (``square(e) + 1``), matrices under ``inv``/``det``/``logdet`` as ``M Mᵀ + D`` with
+    a positive diagonal D, so every value drawn by :func:`values_for` is inside the domain.
+
+    Args:
+        draw: supplied by Hypothesis.
+        functions: names from :data:`VOCABULARY` to use.
+        max_depth: the deepest nesting of operations.
+        max_side: the largest axis size.
+        shape: the result's shape; drawn (scalar, vector or matrix) when omitted.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5)
+        ... @given(expressions(max_depth=2))
+        ... def test_shapes(g):
+        ...     assert set(g.expr.variables) <= set(g.shapes)
+        >>> test_shapes()
+    """
+    fs = frozenset(functions)
+    unknown = fs - set(VOCABULARY)
+    if unknown:
+        raise ValueError(f"unknown functions {sorted(unknown)}; choose from {VOCABULARY}")
+    builder = _Builder(draw, fs, max_side)
+    if shape is None:
+        shape = draw(st.sampled_from([(), (builder.side(),), (builder.side(), builder.side())]))
+    depth = draw(st.integers(1, max_depth))
+    e = builder.build(tuple(shape), depth)
+    if not e.variables:  # a tree of literals: give it a variable to differentiate against
+        e = e + builder.leaf(tuple(shape)) if shape else e + E.var("v_last", ())
+        builder.shapes.setdefault("v_last", ())
+    used = set(e.variables)
+    shapes = {n: s for n, s in builder.shapes.items() if n in used}
+    return GeneratedExpression(e, shapes, builder.kinks)
+
+
+def values_for(shapes: dict[str, tuple[int, ...]], low: float = -2.0, high: float = 2.0) -> Any:
+    """Values for the variables of a generated expression: a strategy of name → float64 array.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=3)
+        ... @given(values_for({"x": (2,)}))
+        ... def test_v(v):
+        ...     assert v["x"].shape == (2,)
+        >>> test_v()
+    """
+    elements = st.floats(low, high, allow_nan=False, allow_infinity=False, width=64)
+    return st.fixed_dictionaries({n: hnp.arrays(np.float64, s, elements=elements)
+                                  for n, s in sorted(shapes.items())})
