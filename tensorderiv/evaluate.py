@@ -74,8 +74,8 @@ def check_values(
             bad = ~np.isfinite(arr)
             if bad.any():
                 at = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise ValuesError(f"variable {name!r} has a non-finite entry ({arr[at]!r} at "
-                                  f"index {at}); values must be finite")
+                raise ValuesError(f"variable {name!r} has a non-finite entry "
+                                  f"({float(arr[at])!r} at index {at}); values must be finite")
         arrays[name] = arr
     dtype = np.result_type(*[a.dtype for a in arrays.values()]) if arrays else np.dtype("f8")
     return arrays, dtype

@@ -168,7 +168,8 @@ def _positive(name: str) -> Callable[[Any, tuple[Any, ...]], str | None]:
         bad = np.asarray(x <= 0)
         if bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
-            return f"{name} of a non-positive entry ({x[at]!r} at index {at}); {name} needs x > 0"
+            return (f"{name} of a non-positive entry ({float(x[at])!r} at index {at}); "
+                    f"{name} needs x > 0")
         return None
 
     return check
@@ -178,7 +179,7 @@ def _nonnegative_sqrt(x: Any, _p: tuple[Any, ...]) -> str | None:
     bad = np.asarray(x < 0)
     if bad.any():
         at = tuple(int(i) for i in np.argwhere(bad)[0])
-        return f"sqrt of a negative entry ({x[at]!r} at index {at}); sqrt needs x >= 0"
+        return f"sqrt of a negative entry ({float(x[at])!r} at index {at}); sqrt needs x >= 0"
     return None
 
 

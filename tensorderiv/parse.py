@@ -30,7 +30,7 @@ from .errors import ParseError, ShapeError
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "VOCABULARY", "parse"]
 
 MAX_LENGTH = 10_000
-MAX_DEPTH = 200
+MAX_DEPTH = 100
 
 VOCABULARY: dict[str, Callable[..., E.Expr]] = {
     **{name: getattr(E, name) for name in E.ELEMENTWISE},
@@ -90,7 +90,7 @@ def parse(text: str, shapes: Mapping[str, Sequence[int] | int] | None = None) ->
     try:
         tree = ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
-        col = (exc.offset or 1) - 1
+        col = exc.offset - 1 if exc.offset else len(stripped)  # 0: the error is at the end
         raise ParseError(f"invalid syntax: {exc.msg}", stripped, col) from None
     except (RecursionError, MemoryError):
         raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)") \

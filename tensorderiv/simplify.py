@@ -145,7 +145,7 @@ def add(terms: Sequence[tuple[float, Node]]) -> Node:
                 put(c * c2, n2)
             return
         if isinstance(n, Einsum) and n.coef != 1.0:
-            c, n = c * n.coef, Einsum.make(1.0, n.terms, n.out, dict(enumerate(n.sizes)))
+            c, n = c * n.coef, einsum(1.0, n.terms, n.out, dict(enumerate(n.sizes)))
         acc[n] = acc.get(n, 0.0) + c
 
     for c, n in terms:
