@@ -1,0 +1,596 @@
+"""``check_derivative``: test a hand-derived derivative, and say in words what is wrong with it.
+
+The true derivative comes from :func:`tensorderiv.derive` when ``f`` is an expression (or its
+text), and from central differences in float64 with Richardson extrapolation when ``f`` is a plain
+numpy function — entry by entry for small tensors, along random directions (a dot-product test)
+for large ones. Both are compared in the notes' layout: the variable's axes first (once per
+differentiation), then the output's axes; ``layout="numerator"`` is the transposed (JAX/PyTorch)
+order (notes Clarification 10).
+
+When the answer is wrong, the ``AssertionError`` names the worst entry by its axes
+(``W[1,0], f[2]``), the size of the error, and the common mistakes the answer is consistent with:
+the other layout, permuted axes, a flipped sign, a constant factor, a missing path (a variable
+used several times contributes one term per use, notes Definition 3), a reshaped array.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Literal
+
+import numpy as np
+
+from ..axes import Axis
+from ..contract import contract
+from ..ctensor import CTensor
+from ..derivative import derive
+from ..errors import DenseLimitError, TensorDerivError
+from ..expr import Expr
+from ..options import get_dense_limit
+from ..parse import parse
+
+__all__ = ["AUTO_DENSE_MAX", "DerivativeCheck", "check_derivative"]
+
+Layout = Literal["notes", "denominator", "numerator"]
+Mode = Literal["auto", "dense", "directional"]
+
+#: ``auto`` differences entry by entry while ``x.size ** order`` is at most this, else directionally
+AUTO_DENSE_MAX = 128
+_MAX_PERMUTED_RANK = 6  # r! axis orders are tried as diagnoses up to this rank
+_MAX_OCCURRENCES = 12  # paths tried one at a time; all proper subsets up to 4 occurrences
+
+
+@dataclass(frozen=True)
+class DerivativeCheck:
+    """What a passing :func:`check_derivative` compared.
+
+    Attributes:
+        source: ``"symbolic"`` (:func:`tensorderiv.derive`) or ``"differences"``.
+        mode: ``"dense"`` (every entry) or ``"directional"`` (contractions with random directions).
+        shape: the shape of the derivative in the layout checked.
+        max_error: the largest ``|yours − true|`` over the entries (or contractions) compared.
+        evaluations: how many times ``f`` was called (0 for symbolic derivatives).
+    """
+
+    source: Literal["symbolic", "differences"]
+    mode: Literal["dense", "directional"]
+    shape: tuple[int, ...]
+    max_error: float
+    evaluations: int
+
+
+@dataclass(frozen=True)
+class _Axes:
+    """The derivative's axes: named groups (one per differentiation, then the output)."""
+
+    groups: tuple[tuple[str, int], ...]  # (display name, rank), in the notes' order
+    order: int  # how many leading groups are differentiations
+
+    def positions(self, layout: str) -> list[int]:
+        """Notes positions in the order of ``layout``."""
+        ranks = [r for _, r in self.groups]
+        starts = [sum(ranks[:g]) for g in range(len(ranks))]
+        order = list(range(len(ranks)))
+        if layout == "numerator":
+            order = order[self.order:] + order[:self.order]
+        return [starts[g] + i for g in order for i in range(ranks[g])]
+
+    def names(self) -> list[str]:
+        """``"W axis 0"`` … for each notes position."""
+        return [f"{n} axis {i}" for n, r in self.groups for i in range(r)]
+
+    def index(self, idx: tuple[int, ...], layout: str) -> str:
+        """An index in ``layout`` order as ``W[1,0], f[2]`` (``f`` alone for a scalar)."""
+        ranks = [r for _, r in self.groups]
+        order = list(range(len(ranks)))
+        if layout == "numerator":
+            order = order[self.order:] + order[:self.order]
+        parts, k = [], 0
+        for g in order:
+            name, r = self.groups[g]
+            sub = idx[k:k + r]
+            k += r
+            parts.append(f"{name}[{','.join(map(str, sub))}]" if r else name)
+        return ", ".join(parts)
+
+
+@dataclass
+class _Truth:
+    """The true derivative, densely (notes layout) or as contractions with directions."""
+
+    values: np.ndarray
+    directions: list[list[np.ndarray]] | None  # None: ``values`` is the dense derivative
+    xdim: int
+
+    def probe(self, g: np.ndarray) -> np.ndarray:
+        """``g`` (notes layout) brought to the form of ``values``."""
+        if self.directions is None:
+            return g
+        out = []
+        for us in self.directions:
+            r = g
+            for u in us:
+                r = np.tensordot(u, r, axes=self.xdim)
+            out.append(r)
+        return np.stack(out)
+
+
+def _close(got: np.ndarray, ref: np.ndarray, atol: float, rtol: float) -> bool:
+    with np.errstate(invalid="ignore", over="ignore"):
+        return bool(np.all(np.abs(got - ref) <= atol + rtol * np.abs(ref)))
+
+
+def check_derivative(
+    f: Expr | str | Callable[..., Any],
+    at: Mapping[str, Any] | Any,
+    df: Callable[..., Any],
+    *,
+    wrt: str | Expr | None = None,
+    order: int = 1,
+    layout: Layout = "notes",
+    eps: float = 1e-3,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    mode: Mode = "auto",
+    directions: int = 6,
+    seed: int = 0,
+) -> DerivativeCheck:
+    """Check ``df``, a hand-derived derivative of ``f``, at the point ``at``.
+
+    Calling convention: with a mapping ``at`` (variable name → array), ``f(**at)`` and
+    ``df(**at)``; with a single array ``at``, ``f(at)`` and ``df(at)`` (the variable is called
+    ``x``, or ``wrt`` when given as a name). ``df`` returns the order-``order`` derivative with
+    respect to ``wrt`` as an array in ``layout``: ``"notes"`` (or ``"denominator"``) puts the
+    variable's axes first, once per differentiation, then the output's axes, shape
+    ``x.shape * order + f.shape``; ``"numerator"`` puts the output's axes first.
+
+    Args:
+        f: a tensorderiv expression, its text (shapes are taken from ``at``), or a numpy function.
+        at: the point, as described above; values are used as float64.
+        df: the derivative to check (a numpy function, called like ``f``).
+        wrt: the variable's name (or variable); needed when ``at`` has several entries.
+        order: how many times ``f`` is differentiated.
+        layout: the layout ``df`` returns.
+        eps: the relative step of the differences, ``h = eps · max(1, |x|)`` (numpy functions).
+        atol: absolute tolerance; entries pass when ``|yours − true| ≤ atol + rtol·|true|``.
+        rtol: relative tolerance.
+        mode: ``"dense"`` compares every entry; ``"directional"`` compares contractions of both
+            derivatives with ``directions`` random directions u (for numpy functions the true one
+            is the difference ``(f(x+hu) − f(x−hu))/2h``, nested for higher orders); ``"auto"``
+            is dense up to :data:`AUTO_DENSE_MAX` probes (``x.size ** order``), and always for
+            expressions whose derivative fits in the dense limit.
+        directions: how many random directions (or tuples of them, for higher orders).
+        seed: the seed of the random directions, so a failure is reproducible.
+
+    Returns:
+        A :class:`DerivativeCheck` record of what was compared.
+
+    Raises:
+        AssertionError: when ``df`` differs from the true derivative; the message gives the
+            worst entry by axis labels, the error, and the mistakes the answer is consistent with.
+        ValueError: for a point or options that do not fit ``f``.
+
+    Example:
+        >>> import numpy as np
+        >>> from tensorderiv.testing import check_derivative
+        >>> A = np.array([[1.0, 2.0], [0.0, 3.0]])
+        >>> at = {"x": np.array([1.0, -1.0]), "A": A}
+        >>> check_derivative("x.T @ A @ x", at, lambda x, A: (A + A.T) @ x, wrt="x").source
+        'symbolic'
+        >>> check_derivative(lambda x: np.sin(x), np.array([0.5, 1.0]),
+        ...                  lambda x: np.diag(np.cos(x))).mode
+        'dense'
+        >>> check_derivative("x.T @ A @ x", at, lambda x, A: A @ x, wrt="x")
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        AssertionError: ∂f/∂x does not match ... at the given point: missing path ...
+    """
+    if layout not in ("notes", "denominator", "numerator"):
+        raise ValueError(f"layout must be 'notes', 'denominator' or 'numerator', got {layout!r}")
+    layout = "notes" if layout == "denominator" else layout
+    if mode not in ("auto", "dense", "directional"):
+        raise ValueError(f"mode must be 'auto', 'dense' or 'directional', got {mode!r}")
+    if not isinstance(order, int) or isinstance(order, bool) or order < 1:
+        raise ValueError(f"order must be a positive integer, got {order!r}")
+    if not eps > 0 or int(directions) < 1:
+        raise ValueError("eps must be positive and directions at least 1")
+    single = not isinstance(at, Mapping)
+    if isinstance(wrt, Expr):
+        wrt = wrt.text
+    if isinstance(f, str):
+        if single:
+            raise ValueError("for expression text, give the point as a mapping name → array, "
+                             "so that each name has a shape")
+        values = _floats(at)
+        try:
+            f = parse(f, {n: v.shape for n, v in values.items()})
+        except TensorDerivError as exc:
+            raise ValueError(f"check_derivative: {exc}") from None
+    name = wrt if isinstance(wrt, str) else None
+    if single:
+        if name is None:
+            name = f.variables[0] if isinstance(f, Expr) and len(f.variables) == 1 else "x"
+        values = {name: np.asarray(at, dtype=np.float64)}
+    else:
+        values = _floats(at)
+        if name is None:
+            if len(values) != 1:
+                raise ValueError(f"give wrt=: the point has several variables {sorted(values)}")
+            name = next(iter(values))
+    if name not in values:
+        raise ValueError(f"wrt={name!r} is not in the point (its variables: {sorted(values)})")
+    x = values[name]
+
+    def call(fn: Callable[..., Any], vals: Mapping[str, np.ndarray]) -> np.ndarray:
+        out = fn(vals[name]) if single else fn(**vals)
+        return np.asarray(out, dtype=np.float64)
+
+    rng = np.random.default_rng(seed)
+    if isinstance(f, Expr):
+        used = {n: v for n, v in values.items() if n in f.variables or n == name}
+        try:
+            ct = derive(f, name, order=order).evaluate(used)
+        except TensorDerivError as exc:
+            raise ValueError(f"check_derivative: {exc}") from None
+        out_shape = f.shape
+        dense = mode == "dense" or (mode == "auto" and ct.dense_nbytes <= get_dense_limit())
+        dirs = None if dense else _directions(rng, x, order, directions)
+        truth = _Truth(ct.dense() if dense else _contract(ct, dirs), dirs, x.ndim)
+        source: Literal["symbolic", "differences"] = "symbolic"
+        evaluations = 0
+        fdesc = f"{f.text!r}"
+    else:
+        if not callable(f):
+            raise TypeError(f"f must be an expression, its text, or a function; got "
+                            f"{type(f).__name__}")
+        counter = [0]
+
+        def g(y: np.ndarray) -> np.ndarray:
+            counter[0] += 1
+            out = call(f, {**values, name: y})
+            if not np.all(np.isfinite(out)):
+                raise ValueError(f"f is not finite at a point within h = eps·max(1, |x|) of "
+                                 f"the given {name}; lower eps (now {eps:g})")
+            return out
+
+        out_shape = g(x).shape
+        dense = mode == "dense" or (mode == "auto" and x.size ** order <= AUTO_DENSE_MAX)
+        if dense:
+            truth = _Truth(_fd_dense(g, x, order, eps), None, x.ndim)
+        else:
+            dirs = _directions(rng, x, order, directions)
+            truth = _Truth(np.stack([_fd_along(g, x, us, eps) for us in dirs]), dirs, x.ndim)
+        source, evaluations = "differences", counter[0]
+        fdesc = getattr(f, "__name__", type(f).__name__)
+    out_name = "f" if name != "f" else "out"
+    groups = [(name if order == 1 else f"{name}{_sup(c, paren=True)}", x.ndim)
+              for c in range(1, order + 1)]
+    axes = _Axes((*groups, (out_name, len(out_shape))), order)
+    what = (f"∂{out_name}/∂{name}" if order == 1 else
+            f"∂{_sup(order)}{out_name}/∂{name}{_sup(order)}")
+    user = call(df, values)
+    notes_shape = x.shape * order + tuple(out_shape)
+    to_notes = _inverse(axes.positions(layout))
+    expected = tuple(notes_shape[p] for p in axes.positions(layout))
+    if user.shape == expected:
+        mine = user.transpose(to_notes)
+        got = truth.probe(mine)
+        if _close(got, truth.values, atol, rtol):
+            err = float(np.max(np.abs(got - truth.values))) if got.size else 0.0
+            return DerivativeCheck(source, "dense" if dense else "directional", expected, err,
+                                   evaluations)
+    how = ("symbolic (tensorderiv.derive)" if source == "symbolic" else
+           f"central differences with Richardson extrapolation, h = {eps:g}·max(1, |{name}|), "
+           f"{evaluations} evaluations of f")
+    how += "" if dense else f"; compared along {directions} random directions (seed {seed})"
+    paths = _path_truths(f, name, values, order, truth) if isinstance(f, Expr) else []
+    findings = _diagnose(user, truth, axes, layout, notes_shape, atol, rtol, paths)
+    raise AssertionError(_report(what, fdesc, user, truth, axes, layout, expected, to_notes,
+                                 findings, atol, rtol, how))
+
+
+# ---------------------------------------------------------------- the true derivative
+def _floats(at: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    return {str(n): np.asarray(v, dtype=np.float64) for n, v in at.items()}
+
+
+def _sup(k: int, paren: bool = False) -> str:
+    s = str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"⁽{s}⁾" if paren else s
+
+
+def _inverse(perm: list[int]) -> list[int]:
+    inv = [0] * len(perm)
+    for p, q in enumerate(perm):
+        inv[q] = p
+    return inv
+
+
+def _directions(rng: np.random.Generator, x: np.ndarray, order: int,
+                n: int) -> list[list[np.ndarray]]:
+    """``n`` tuples of ``order`` random directions, each scaled to a largest entry of 1."""
+    out = []
+    for _ in range(int(n)):
+        us = []
+        for _ in range(order):
+            u = rng.standard_normal(x.shape)
+            us.append(u / max(float(np.max(np.abs(u))), 1e-300))
+        out.append(us)
+    return out
+
+
+def _richardson(g: Callable[[np.ndarray], np.ndarray], x: np.ndarray, u: np.ndarray,
+                h: float) -> np.ndarray:
+    """The derivative of ``g`` along ``u``: central differences at h and h/2, extrapolated."""
+    def central(s: float) -> np.ndarray:
+        return (g(x + s * u) - g(x - s * u)) / (2 * s)
+
+    return (4 * central(h / 2) - central(h)) / 3
+
+
+def _fd_dense(g: Callable[[np.ndarray], np.ndarray], x: np.ndarray, order: int,
+              eps: float) -> np.ndarray:
+    """The order-``order`` derivative, notes layout, by differences of the order−1 one."""
+    if order == 0:
+        return g(x)
+
+    def inner(y: np.ndarray) -> np.ndarray:
+        return _fd_dense(g, y, order - 1, eps)
+
+    parts = []
+    for i in np.ndindex(x.shape):
+        u = np.zeros(x.shape)
+        u[i] = 1.0
+        parts.append(_richardson(inner, x, u, eps * max(1.0, abs(float(x[i])))))
+    return np.stack(parts).reshape(x.shape + parts[0].shape)
+
+
+def _fd_along(g: Callable[[np.ndarray], np.ndarray], x: np.ndarray, us: list[np.ndarray],
+              eps: float) -> np.ndarray:
+    """The derivative contracted with the directions ``us`` (the first on the newest axes)."""
+    if not us:
+        return g(x)
+
+    def inner(y: np.ndarray) -> np.ndarray:
+        return _fd_along(g, y, us[1:], eps)
+
+    h = eps * max(1.0, float(np.max(np.abs(x))) if x.size else 1.0)
+    return _richardson(inner, x, us[0], h)
+
+
+def _contract(ct: CTensor, dirs: list[list[np.ndarray]]) -> np.ndarray:
+    """Contractions of a compact derivative with direction tuples, never materialising it."""
+    out = []
+    for us in dirs:
+        ops = []
+        for c, u in enumerate(us, start=1):
+            labels = [a for a in ct.axes if a.role == "wrt" and a.copy == c]
+            ops.append(CTensor(u, [Axis(a.label, a.size, "wrt", a.var, a.index, c)
+                                   for a in labels]))
+        out.append(np.asarray(contract(ct, *ops).dense()))
+    return np.stack(out)
+
+
+# ---------------------------------------------------------------- missing paths
+def _occurrences(text: str, name: str) -> list[tuple[int, int]]:
+    """Columns ``(start, end)`` of each use of the variable ``name`` in ``text``."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, RecursionError, MemoryError):
+        return []
+    spots = [(n.col_offset, n.end_col_offset or n.col_offset) for n in ast.walk(tree)
+             if isinstance(n, ast.Name) and n.id == name]
+    return sorted(spots)
+
+
+def _path_truths(f: Expr, name: str, values: Mapping[str, np.ndarray], order: int,
+                 truth: _Truth) -> list[tuple[str, str, np.ndarray]]:
+    """Derivatives with some uses of ``name`` in ``f`` held constant (paths left out).
+
+    A use held constant is a path left out of the total derivative (notes Definition 3). For
+    order k ≥ 2 two answers are possible: the use held constant throughout, or left out of the
+    first derivative only, which was then differentiated correctly (as when a Hessian is taken of
+    a gradient that missed a path); both are returned.
+    """
+    text = f.text.strip()
+    spots = _occurrences(text, name)
+    if not 2 <= len(spots) <= _MAX_OCCURRENCES:
+        return []
+    shapes = {n: v.shape for n, v in values.items()}
+    try:
+        if parse(text, shapes).node is not f.node:  # the text does not round-trip: skip
+            return []
+    except (TensorDerivError, TypeError, ValueError):
+        return []
+    held = f"{name}_held"
+    while held in shapes:
+        held += "_"
+    at = {**values, held: values[name]}
+    m = len(spots)
+    out = []
+    for k in range(1, m) if m <= 4 else range(1, 2):
+        for subset in itertools.combinations(range(m), k):
+            new = text
+            for j in sorted(subset, reverse=True):
+                new = new[:spots[j][0]] + held + new[spots[j][1]:]
+            cols = ", ".join(str(spots[j][0]) for j in subset)
+            marks = "".join("^" if any(spots[j][0] == c for j in subset) else " "
+                            for c in range(len(text))).rstrip()
+            uses = f"the use of {name} at column {cols}" if k == 1 else \
+                f"the uses of {name} at columns {cols}"
+            show = f"(a variable used several times contributes one term per use, notes " \
+                f"Definition 3):\n      {text}\n      {marks}"
+            try:
+                e = parse(new, {**shapes, held: values[name].shape})
+                used = {n: v for n, v in at.items() if n in e.variables or n == name}
+                q = _dense_or_probed(derive(e, name, order=order).evaluate(used), truth)
+                out.append(("missing path", f"missing path: yours equals the derivative with "
+                            f"{uses} held constant — the path through it is left out {show}", q))
+                if order == 1:
+                    continue
+                later = [p for p in itertools.product((name, held), repeat=order - 1)]
+                q = sum(_dense_or_probed(derive(e, (*p, name)).evaluate(used), truth)
+                        for p in later)
+                out.append(("missing path", f"missing path in the first derivative: yours "
+                            f"equals the derivative of a first derivative with {uses} held "
+                            f"constant, differentiated correctly after that {show}", q))
+            except (TensorDerivError, DenseLimitError, ValueError):
+                continue
+    return out
+
+
+def _dense_or_probed(ct: CTensor, truth: _Truth) -> np.ndarray:
+    return ct.dense() if truth.directions is None else _contract(ct, truth.directions)
+
+
+# ---------------------------------------------------------------- diagnosis
+def _scale_words(c: float) -> tuple[str, str]:
+    """A fitted factor in words: ``(short, long)``."""
+    nice = float(f"{c:.6g}")
+    if nice == -1.0:
+        return "the sign is flipped", "the sign is flipped: yours is −1 × the true derivative"
+    frac = Fraction(c).limit_denominator(16)
+    simple = (f" (= {frac})" if frac.denominator > 1 and len(repr(nice)) > 6
+              and abs(float(frac) - c) <= 1e-6 * abs(c) else "")
+    short = f"off by a factor of {nice!r}{simple}"
+    return short, f"{short}: yours is {nice:g} × the true derivative"
+
+
+def _fit(got: np.ndarray, ref: np.ndarray) -> float | None:
+    den = float(np.vdot(ref, ref))
+    return float(np.vdot(got, ref)) / den if den > 0 and np.isfinite(den) else None
+
+
+def _describe_order(perm_labels: list[str], axes: _Axes, layout: str) -> tuple[str, str]:
+    """An order of the axes in words: ``(short, long)``."""
+    names = axes.names()
+    exp = [names[p] for p in axes.positions(layout)]
+    other = [names[p] for p in axes.positions("numerator" if layout == "notes" else "notes")]
+    if perm_labels == other and other != exp:
+        if layout == "notes":
+            return ("numerator layout (the transpose)",
+                    "numerator layout: yours has the output's axes first, the JAX/PyTorch "
+                    "order — the transpose of the notes' layout (notes Clarification 10); "
+                    "transpose it, or pass layout='numerator' if that is the layout you meant")
+        return ("notes layout (the transpose)",
+                "notes layout: yours has the variable's axes first, the notes' (denominator) "
+                "order — the transpose of the numerator layout (notes Clarification 10); pass "
+                "layout='notes', or transpose it")
+    moved = [i for i, (a, b) in enumerate(zip(perm_labels, exp, strict=True)) if a != b]
+    extra = ""
+    if len(moved) == 2:
+        a, b = perm_labels[moved[0]].rsplit(" axis ", 1)[0], exp[moved[0]].rsplit(" axis ", 1)[0]
+        ranks = dict(axes.groups)
+        if a == b and ranks.get(a) == 2:
+            extra = f" — the two axes of {a} are swapped (you returned the transpose of {a})"
+    return ("axes permuted", f"axes permuted: yours has its axes in the order "
+            f"({', '.join(perm_labels)}); the {layout} layout is ({', '.join(exp)}){extra}")
+
+
+def _diagnose(user: np.ndarray, truth: _Truth, axes: _Axes, layout: str,
+              notes_shape: tuple[int, ...], atol: float, rtol: float,
+              paths: list[tuple[str, str, np.ndarray]]) -> list[tuple[str, str]]:
+    """The common mistakes ``user`` is consistent with: ``(short, long)`` descriptions."""
+    ref = truth.values
+    if not np.all(np.isfinite(user)):
+        return [("non-finite entries", "yours has non-finite entries (nan or inf)")]
+    ref_zero = _close(np.zeros_like(ref), ref, atol, rtol)
+    found: list[tuple[str, str]] = []
+    user_zero = _close(user, np.zeros_like(user), atol, 0.0)
+    if user.size and user_zero and not ref_zero:
+        found.append(("zero", "zero: yours is zero everywhere, the true derivative is not"))
+    names = axes.names()
+    identity = _inverse(axes.positions(layout))
+    rank = len(notes_shape)
+    perms: list[list[int]] = []
+    other = _inverse(axes.positions("notes" if layout == "numerator" else "numerator"))
+    if user.ndim == rank:
+        cands = (itertools.permutations(range(rank)) if rank <= _MAX_PERMUTED_RANK
+                 else [identity, other])
+        perms = [list(p) for p in cands if tuple(user.shape[q] for q in p) == notes_shape]
+        # simplest first: the expected order, the other layout, then any other order; only the
+        # simplest class that explains the answer is reported (a symmetry of the true derivative,
+        # such as a δ, can make several orders fit equally well)
+        perms.sort(key=lambda p: 0 if p == identity else 1 if p == other else 2)
+    best = 3
+    for p in perms:
+        rank_class = 0 if p == identity else 1 if p == other else 2
+        if rank_class > best:
+            break
+        mine = truth.probe(user.transpose(p))
+        c = _fit(mine, ref)
+        if c is None or ref_zero or user_zero or not _close(mine, c * ref, atol, rtol * abs(c)):
+            continue
+        words = []
+        if p != identity:
+            inv = _inverse(p)
+            words.append(_describe_order([names[inv[q]] for q in range(rank)], axes, layout))
+        if float(f"{c:.6g}") != 1.0:
+            words.append(_scale_words(c))
+        if words:
+            best = rank_class
+            found.append((" and ".join(w[0] for w in words), "; and ".join(w[1] for w in words)))
+    if not perms and not user_zero and user.size == math.prod(notes_shape):
+        for lay in (layout, "numerator" if layout == "notes" else "notes"):
+            shape = tuple(notes_shape[q] for q in axes.positions(lay))
+            mine = truth.probe(user.reshape(shape).transpose(_inverse(axes.positions(lay))))
+            if _close(mine, ref, atol, rtol):
+                note = "" if lay == layout else f" (that is the {lay} layout)"
+                found.append(("reshaped", f"reshaped: yours has the right entries in shape "
+                              f"{user.shape}; reshape it to {shape}{note}"))
+                break
+    if perms and perms[0] == identity:
+        mine = truth.probe(user.transpose(identity))
+        found.extend((short, long) for short, long, q in paths if _close(mine, q, atol, rtol))
+    return found
+
+
+def _report(what: str, fdesc: str, user: np.ndarray, truth: _Truth, axes: _Axes, layout: str,
+            expected: tuple[int, ...], to_notes: list[int], findings: list[tuple[str, str]],
+            atol: float, rtol: float, how: str) -> str:
+    """The failure message: where, by how much, and the diagnosis."""
+    shorts = list(dict.fromkeys(short for short, _ in findings))
+    summary = "; ".join(shorts) if findings else "no common mistake recognised"
+    lines = [f"{what} does not match the true derivative of {fdesc} at the given point: "
+             f"{summary}"]
+    names = axes.names()
+    lines.append(f"  {layout} layout: shape {expected}, axes "
+                 f"({', '.join(names[p] for p in axes.positions(layout))})")
+    if user.shape != expected:
+        lines.append(f"  yours has shape {user.shape}")
+    else:
+        ref = truth.values
+        mine = truth.probe(user.transpose(to_notes))
+        tol = atol + rtol * np.abs(ref)
+        with np.errstate(invalid="ignore", over="ignore"):
+            err = np.abs(mine - ref)
+            excess = np.where(np.isnan(err), np.inf, err / tol)
+        k = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), excess.shape))
+        if truth.directions is None:
+            idx = tuple(k[p] for p in _inverse(to_notes))
+            where = f"worst entry: {axes.index(idx, layout)} (index {idx})"
+        else:
+            out_name, out_rank = axes.groups[-1]
+            entry = f"{out_name}[{','.join(map(str, k[1:]))}]" if out_rank else out_name
+            where = (f"worst contraction: {entry} along random direction {k[0] + 1} of "
+                     f"{len(truth.directions)}")
+        lines.append(f"  {where}: yours {mine[k]:.6g}, true {ref[k]:.6g}, error {err[k]:.3g} "
+                     f"> tolerance {tol[k]:.3g}")
+        bad = int(np.sum(~(err <= tol)))
+        norm = float(np.linalg.norm(ref))
+        rel = (f"; relative error {float(np.linalg.norm(mine - ref)) / norm:.3g} in norm"
+               if norm > 0 and np.all(np.isfinite(mine)) else "")
+        lines.append(f"  {bad} of {ref.size} compared values differ{rel}")
+    for _, long in findings:
+        lines.append(f"  diagnosis: {long}")
+    if not findings:
+        checked = "the other layout, permuted axes, a flipped sign, a constant factor, a reshape"
+        checked += ", missing paths" if how.startswith("symbolic") else ""
+        lines.append(f"  diagnosis: no common mistake recognised (checked: {checked})")
+    lines.append(f"  true derivative: {how}")
+    return "\n".join(lines)
