@@ -20,7 +20,7 @@ from .derivative import Derivative
 from .expr import Expr
 from .nodes import Apply, Einsum, Node, Sum, Var
 
-__all__ = ["NoMatrixForm", "einsum_notation", "matrix_notation"]
+__all__ = ["NoMatrixFormError", "einsum_notation", "matrix_notation"]
 
 _LETTERS = string.ascii_lowercase + string.ascii_uppercase
 
@@ -95,7 +95,7 @@ def _is_fill(node: Node) -> bool:
 
 
 # ---------------------------------------------------------------- matrix notation
-class NoMatrixForm(Exception):
+class NoMatrixFormError(Exception):
     """Raised inside the translator when a node has no matrix-notation form."""
 
 
@@ -114,9 +114,9 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 def _mat(node: Node) -> tuple[str, int]:
-    """``(text, precedence)`` of a rank ≤ 2 node in matrix notation, or NoMatrixForm."""
+    """``(text, precedence)`` of a rank ≤ 2 node in matrix notation, or NoMatrixFormError."""
     if node.ndim > 2:
-        raise NoMatrixForm(f"a rank-{node.ndim} intermediate")
+        raise NoMatrixFormError(f"a rank-{node.ndim} intermediate")
     if isinstance(node, Var):
         return node.name, _PREC_ATOM
     if isinstance(node, Apply):
@@ -126,13 +126,13 @@ def _mat(node: Node) -> tuple[str, int]:
         if node.fn == "square":
             return f"{_paren(arg, p, _PREC_POW + 1)} ** 2", _PREC_POW
         if node.fn == "lse_last":
-            raise NoMatrixForm("a softmax over the last axis")
+            raise NoMatrixFormError("a softmax over the last axis")
         return f"{_FUNC_TEXT.get(node.fn, node.fn)}({arg})", _PREC_ATOM
     if isinstance(node, Sum):
         return _sum_text(node)
     if isinstance(node, Einsum):
         return _einsum_text(node)
-    raise NoMatrixForm(type(node).__name__)  # pragma: no cover
+    raise NoMatrixFormError(type(node).__name__)  # pragma: no cover
 
 
 def _split_last_matmul(text: str) -> tuple[str, str] | None:
@@ -251,7 +251,7 @@ def _matmul(f: _Factor, g: _Factor, s: int, out: tuple[int, ...] = ()) -> _Facto
     return _Factor(f"{f.a(_PREC_MATMUL)} @ {g.a(_PREC_MATMUL)}", idx, _PREC_MATMUL)
 
 
-def _einsum_text(node: Einsum) -> tuple[str, int]:  # noqa: C901 - one translation, case by case
+def _einsum_text(node: Einsum) -> tuple[str, int]:
     if node.is_constant:
         if not node.out:
             return _num(node.coef), _PREC_ATOM
@@ -260,7 +260,7 @@ def _einsum_text(node: Einsum) -> tuple[str, int]:  # noqa: C901 - one translati
         elif len(node.out) == 2:
             body = f"eye({node.shape[0]})"
         else:
-            raise NoMatrixForm("a delta of rank > 2")
+            raise NoMatrixFormError("a delta of rank > 2")
         return _scaled(node.coef, body, _PREC_ATOM)
     factors: list[_Factor] = []
     scalars: list[str] = []
@@ -301,7 +301,7 @@ def _einsum_text(node: Einsum) -> tuple[str, int]:  # noqa: C901 - one translati
             scaled = _Factor(f"diag({v.text}) @ {m2o.a(_PREC_MATMUL)}", m2o.idx, _PREC_MATMUL)
             new = _matmul(m1, scaled, s, out)
         else:
-            raise NoMatrixForm(f"index shared by {len(holders)} factors")
+            raise NoMatrixFormError(f"index shared by {len(holders)} factors")
         summed.discard(s)
         if not new.idx:
             scalars.append(new.a(_PREC_MUL))
@@ -312,7 +312,7 @@ def _einsum_text(node: Einsum) -> tuple[str, int]:  # noqa: C901 - one translati
     distinct = tuple(dict.fromkeys(out))
     if len(distinct) != len(out):  # a delta in the output: diag of the vector on that index
         if len(out) != 2 or len(factors) > 1:
-            raise NoMatrixForm("a delta beside other axes")
+            raise NoMatrixFormError("a delta beside other axes")
         body = f"diag({factors[0].text})" if factors else f"eye({node.shape[0]})"
         result = _Factor(body, out, _PREC_ATOM)
     elif not factors and not out:
@@ -324,7 +324,7 @@ def _einsum_text(node: Einsum) -> tuple[str, int]:  # noqa: C901 - one translati
     elif len(factors) == 1:
         result = factors[0]
         if set(result.idx) != set(out):
-            raise NoMatrixForm("a broadcast output axis")
+            raise NoMatrixFormError("a broadcast output axis")
     elif len(factors) == 2 and all(len(f.idx) == 1 for f in factors) and len(out) == 2:
         a, b = sorted(factors, key=lambda f: out.index(f.idx[0]))
         result = _Factor(f"outer({a.text}, {b.text})", out, _PREC_ATOM)
@@ -332,14 +332,14 @@ def _einsum_text(node: Einsum) -> tuple[str, int]:  # noqa: C901 - one translati
         v = next((f for f in factors if len(f.idx) == 1), None)
         m = next((f for f in factors if len(f.idx) == 2), None)
         if v is None or m is None:
-            raise NoMatrixForm("factors that do not form a matrix product")
+            raise NoMatrixFormError("factors that do not form a matrix product")
         m = m if m.idx == out else m.t()
         if v.idx[0] == out[0]:
             result = _Factor(f"diag({v.text}) @ {m.a(_PREC_MATMUL)}", out, _PREC_MATMUL)
         else:
             result = _Factor(f"{m.a(_PREC_MATMUL)} @ diag({v.text})", out, _PREC_MATMUL)
     else:
-        raise NoMatrixForm("more factors than a matrix expression holds")
+        raise NoMatrixFormError("more factors than a matrix expression holds")
     if len(result.idx) == 2 and result.idx != out:
         result = result.t()
     text, prec = result.text, result.prec
@@ -377,7 +377,7 @@ def matrix_notation(expr: Expr) -> str | None:
     """
     try:
         text, prec = _mat(expr.node)
-    except NoMatrixForm:
+    except NoMatrixFormError:
         return None
     if isinstance(expr, Derivative) and len(expr.wrt) == 1 and not expr.wrt[0][1] \
             and expr.of.ndim == 2:
