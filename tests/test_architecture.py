@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 
 # lowest first; a module may import any module of a lower layer
 LAYERS = [
-    {"errors", "options", "axes"},
+    {"errors", "options", "axes", "optional"},
     {"ctensor"},
     {"contract"},
     {"structure"},
