@@ -523,8 +523,9 @@ def _diagnose(user: np.ndarray, truth: _Truth, axes: _Axes, layout: str,
         if rank_class > best:
             break
         mine = truth.probe(user.transpose(p))
-        c = _fit(mine, ref)
-        if c is None or ref_zero or user_zero or not _close(mine, c * ref, atol, rtol * abs(c)):
+        c = 1.0 if _close(mine, ref, atol, rtol) else _fit(mine, ref)
+        if c is None or (c != 1.0 and (ref_zero or user_zero)) or \
+                not _close(mine, c * ref, atol, rtol * abs(c)):
             continue
         words = []
         if p != identity:
