@@ -156,3 +156,34 @@ def test_size_mismatch_with_the_core_is_refused():
 def test_unknown_label_lookup_names_the_known_ones():
     with pytest.raises(td.LabelError, match=r"unknown axis label 'z'.*\['i'\]"):
         CTensor(np.ones(2), ["i"]).axis("z")
+
+
+@st.composite
+def layout_cases(draw):
+    """One of the notes' five rank ≤ 2 cases, with random sizes and values."""
+    m, n = draw(st.integers(2, 5)), draw(st.integers(2, 5))
+    case = draw(st.sampled_from(["ds/dv", "dw/ds", "dw/dv", "ds/dM", "dM/ds"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if case == "ds/dv":
+        axes, wrt, want = wrt_axes("v", (m,)), (("v", (m,)),), (m, 1)
+    elif case == "dw/ds":
+        axes, wrt, want = of_axes("w", (n,)), (("s", ()),), (1, n)
+    elif case == "dw/dv":
+        axes, wrt, want = [*wrt_axes("v", (m,)), *of_axes("w", (n,))], (("v", (m,)),), (m, n)
+    elif case == "ds/dM":
+        axes, wrt, want = wrt_axes("M", (m, n)), (("M", (m, n)),), (m, n)
+    else:
+        axes, wrt, want = of_axes("M", (m, n)), (("s", ()),), (n, m)
+    full = rng.normal(size=tuple(a.size for a in axes))
+    return case, CTensor(full, axes, wrt=wrt), full, want
+
+
+@given(layout_cases())
+def test_the_five_layout_cases(case):
+    name, ct, full, want = case
+    form = ct.matrix_form()
+    assert form.array.shape == want, name
+    # row i ↔ the input's index, column j ↔ the output's (notes Definition 13, 17, 18)
+    expected = full.T if name == "dM/ds" else full.reshape(want)
+    np.testing.assert_array_equal(form.array, expected)
+    np.testing.assert_array_equal(form.expand(), full)
