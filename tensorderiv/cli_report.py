@@ -1,0 +1,353 @@
+"""What ``tensorderiv derive`` reports about a derivative, as records the renderers print.
+
+:func:`build_report` evaluates a :class:`~tensorderiv.Derivative` once and gathers: its symbolic
+matrix form (when :mod:`tensorderiv.notation` can write one), the contraction it evaluates, the
+c-tensor's labelled axes and how they are stored, the notes' matrix form, and — when values were
+given — the numbers and a finite-difference check of them.
+
+Without values the derivative is still evaluated once, at the seed-0 values of
+:func:`~tensorderiv.cli_values.seed_values`, to learn its structure (which axes carry Kronecker
+deltas, which are constant); those values are not reported.
+
+:func:`finite_difference_check` is independent of the engine's differentiation: it perturbs one
+entry of the variable at a time, in float64, and re-evaluates the derivative of one order lower
+(or the expression itself), taking central differences.
+
+Example:
+    >>> import tensorderiv as td
+    >>> from tensorderiv.cli_report import build_report
+    >>> from tensorderiv.cli_values import seed_values
+    >>> d = td.derive("x.T @ A @ x", "x", shapes={"x": (3,), "A": (3, 3)})
+    >>> r = build_report(d, seed_values(d.of, 0))
+    >>> r.full_shape, r.check.passed
+    ((3,), True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import notation
+from .axes import Axis, of_axes, wrt_axes
+from .cli_values import Values, seed_values
+from .ctensor import CTensor, Layout
+from .derivative import Derivative, derive
+from .errors import DomainError, TensorDerivError
+from .evaluate import Program
+from .nodes import Var
+from .notation import einsum_notation
+
+__all__ = ["STEP", "AxisRow", "Check", "Report", "Structure", "build_report", "describe_form",
+           "finite_difference_check", "symbolic_matrix_form"]
+
+STEP = float(np.finfo(np.float64).eps) ** (1 / 3)
+"""The relative step of the central differences, ε^(1/3) ≈ 6.1e-6 (h = STEP · max(1, |v|))."""
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class AxisRow:
+    """One full axis of the c-tensor, in the chosen layout's order.
+
+    Attributes:
+        name: ``var[index]``, e.g. ``x[0]``; output axes are named after the output (``f``
+            unless the expression is a single variable).
+        size: its length.
+        role: ``"wrt"`` (an axis of a variable differentiated against) or ``"of"`` (the output's).
+        var: the variable (or output) name.
+        index: which axis of that variable.
+        copy: for ``wrt`` axes, which differentiation (1 = the outermost); 0 for ``of``.
+        core_axis: the axis of the stored core it reads; ``None`` when the tensor is constant
+            along it. Axes sharing a number carry a Kronecker delta; a number past the core's
+            last axis is a delta that stores nothing.
+    """
+
+    name: str
+    size: int
+    role: str
+    var: str | None
+    index: int
+    copy: int
+    core_axis: int | None
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The notes' matrix form that was found (from :meth:`CTensor.matrix_form`).
+
+    Attributes:
+        name: the structure (``"dense"``, ``"diagonal"``, ``"delta"`` …).
+        rule: how it enters a chain rule (``"matmul"``, ``"elementwise"``, ``"outer"`` …).
+        formula: the full tensor in terms of the collapsed one, e.g. ``T[i,j,k] = F[i]·δ[j,k]``.
+        chain_rule: the chain rule with it, e.g. ``∂L/∂W = F (∂L/∂f)ᵀ``.
+        rows: what the collapsed array's rows stand for.
+        cols: what its columns stand for.
+        note: why this shape and this collapse, with the notes' reference.
+        shape: the collapsed array's shape.
+    """
+
+    name: str
+    rule: str
+    formula: str | None
+    chain_rule: str | None
+    rows: str
+    cols: str
+    note: str
+    shape: tuple[int, ...]
+
+
+def describe_form(form: Any) -> Structure:
+    """The :class:`Structure` of a matrix form (``formula``/``chain_rule`` when it offers them).
+
+    Example:
+        >>> import numpy as np
+        >>> import tensorderiv as td
+        >>> d = td.derive("sum(z * z)", "z", shapes={"z": (3,)})
+        >>> describe_form(d.evaluate({"z": np.arange(3.0)}).matrix_form()).shape   # a column
+        (3, 1)
+    """
+    formula, chain = getattr(form, "formula", None), getattr(form, "chain_text", None)
+    return Structure(form.structure, form.rule, formula() if callable(formula) else None,
+                     chain() if callable(chain) else None, form.rows, form.cols, form.note,
+                     tuple(np.shape(form.array)))
+
+
+@dataclass(frozen=True)
+class Check:
+    """A central finite-difference check of the derivative's values.
+
+    Attributes:
+        passed: whether every checked entry is within ``tolerance``; ``None`` when skipped.
+        max_abs_error: the largest absolute difference found.
+        tolerance: ``1e-6 · max(1, largest |value| of the derivative or the function)``.
+        checked: how many entries of the variable were perturbed.
+        total: how many entries it has (at most 256 are perturbed, chosen with seed 0).
+        skipped: why no check was made, if none was.
+    """
+
+    passed: bool | None
+    max_abs_error: float | None = None
+    tolerance: float | None = None
+    checked: int = 0
+    total: int = 0
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything ``derive`` prints; the renderers in :mod:`tensorderiv.cli_render` lay it out."""
+
+    expression: str
+    derivative: str
+    wrt: tuple[str, ...]
+    shapes: dict[str, tuple[int, ...]]
+    output_shape: tuple[int, ...]
+    layout: str
+    matrix_notation: str | None
+    einsum: str
+    full_shape: tuple[int, ...]
+    axes: tuple[AxisRow, ...]
+    core_shape: tuple[int, ...] | None
+    structure: Structure | None
+    structure_note: str | None
+    values: Values | None
+    matrix_form: Any
+    full: np.ndarray | None
+    full_omitted: str | None
+    check: Check | None
+
+    @property
+    def order(self) -> int:
+        """How many differentiations."""
+        return len(self.wrt)
+
+
+def symbolic_matrix_form(derivative: Derivative) -> str | None:
+    """The derivative written with matrices (e.g. ``(A + A.T) @ x``), or ``None`` if none is known.
+
+    Example:
+        >>> import tensorderiv as td
+        >>> d = td.derive("sum(x)", "x", shapes={"x": (2,)})
+        >>> symbolic_matrix_form(d) is None or isinstance(symbolic_matrix_form(d), str)
+        True
+    """
+    writer = getattr(notation, "matrix_notation", None)
+    if writer is None:
+        return None
+    try:
+        return writer(derivative)
+    except TensorDerivError:
+        return None
+
+
+def build_report(
+    derivative: Derivative,
+    values: Values | None,
+    *,
+    layout: Layout = "notes",
+    max_entries: int = 200,
+    progress: Progress | None = None,
+) -> Report:
+    """Evaluate ``derivative`` and gather what ``derive`` prints about it.
+
+    Args:
+        derivative: the derivative.
+        values: where to evaluate; ``None`` to report structure only.
+        layout: the order of the full tensor's axes (``"notes"`` or ``"numerator"``).
+        max_entries: the full tensor is included when it has at most this many entries.
+        progress: called with a short label as the work moves on (for a progress line).
+
+    Raises:
+        TensorDerivError: when ``values`` do not fit, or lie outside a function's domain.
+    """
+    say = progress or (lambda _label: None)
+    structure_note = None
+    at = values if values is not None else _structure_values(derivative)
+    ct: CTensor | None = None
+    if at is not None:
+        say("evaluating")
+        try:
+            _in_domain(derivative, at.arrays)
+            ct = derivative.evaluate(at.arrays)
+        except DomainError as exc:
+            if values is not None:
+                raise
+            structure_note = f"not evaluated at random values: {exc}"
+    axes, core_shape = _axes(derivative, ct, layout)
+    form, structure = None, None
+    if ct is not None:
+        try:
+            form = ct.matrix_form()
+            structure = describe_form(form)
+        except TensorDerivError as exc:
+            structure_note = str(exc)
+    full, omitted, check = None, None, None
+    if values is not None and ct is not None:
+        n = math.prod(ct.shape)
+        if n <= max_entries:
+            full = ct.dense(layout)
+        else:
+            omitted = f"{n:,} entries, more than {max_entries:,} (--max-entries)"
+        check = _check(derivative, ct, values.arrays, say)
+    return Report(
+        expression=derivative.of.text, derivative=derivative.text,
+        wrt=tuple(name for name, _ in derivative.wrt),
+        shapes=dict(sorted(derivative.variables_allowed.items())),
+        output_shape=derivative.of.shape, layout=layout,
+        matrix_notation=symbolic_matrix_form(derivative), einsum=einsum_notation(derivative.node),
+        full_shape=tuple(a.size for a in axes), axes=axes, core_shape=core_shape,
+        structure=structure, structure_note=structure_note, values=values,
+        matrix_form=form if values is not None else None,
+        full=full, full_omitted=omitted, check=check)
+
+
+def _in_domain(derivative: Derivative, arrays: Mapping[str, np.ndarray]) -> None:
+    """Raise :class:`DomainError` where the expression itself is undefined (log of −2 …).
+
+    The derivative's formula may be defined there (1/x for log x), but not the derivative.
+    """
+    program = Program(derivative.of.node)
+    program.run({k: arrays[k] for k in program.needed})
+
+
+def _structure_values(derivative: Derivative) -> Values | None:
+    v = seed_values(derivative.of, 0)
+    for name, shape in derivative.variables_allowed.items():  # a wrt not in the expression
+        v.arrays.setdefault(name, np.zeros(shape))
+    return v
+
+
+def _axes(derivative: Derivative, ct: CTensor | None,
+          layout: Layout) -> tuple[tuple[AxisRow, ...], tuple[int, ...] | None]:
+    if ct is None:  # not evaluated: the layout's axes, structure unknown
+        out = derivative.of.text if isinstance(derivative.of.node, Var) else "f"
+        records = [a for copy, (name, shape) in enumerate(derivative.wrt, start=1)
+                   for a in wrt_axes(name, shape, copy)]
+        outs = list(of_axes(out, derivative.of.shape))
+        records = outs + records if layout == "numerator" else records + outs
+        return tuple(_row(a, None) for a in records), None
+    return (tuple(_row(ct.axes[p], ct.axis_map[p]) for p in ct.layout_order(layout)),
+            tuple(ct.core.shape))
+
+
+def _row(a: Axis, core_axis: int | None) -> AxisRow:
+    return AxisRow(f"{a.var}[{a.index}]", a.size, a.role, a.var, a.index, a.copy, core_axis)
+
+
+def _check(derivative: Derivative, ct: CTensor, arrays: Mapping[str, np.ndarray],
+           say: Progress) -> Check:
+    try:
+        analytic = ct.dense("notes")
+    except TensorDerivError as exc:
+        return Check(None, skipped=str(exc))
+    return finite_difference_check(derivative, arrays, analytic, progress=say)
+
+
+def _lower(derivative: Derivative) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
+    """The function the derivative differentiates last: one order lower, dense, notes layout."""
+    if derivative.order == 1:
+        program = Program(derivative.of.node)
+        needed = set(program.needed)
+        return lambda v: np.asarray(program.run({k: v[k] for k in needed}).dense())
+    lower = derive(derivative.of, tuple(name for name, _ in derivative.wrt[1:])).compile()
+    allowed = set(lower.derivative.variables_allowed)
+    return lambda v: np.asarray(lower({k: v[k] for k in allowed}).dense())
+
+
+def finite_difference_check(
+    derivative: Derivative,
+    values: Mapping[str, np.ndarray],
+    analytic: np.ndarray,
+    *,
+    limit: int = 256,
+    progress: Progress | None = None,
+) -> Check:
+    """Compare ``analytic`` (notes layout) with central differences of the next-lower derivative.
+
+    Each checked entry ``j`` of the outermost variable ``w`` is moved by ``±h``,
+    ``h = STEP · max(1, |w_j|)``, and ``(F(w + h e_j) − F(w − h e_j)) / 2h`` is compared with
+    ``analytic[j]``, where ``F`` is the expression (first order) or the derivative of order k − 1.
+
+    Example:
+        >>> import numpy as np
+        >>> import tensorderiv as td
+        >>> d = td.derive("sum(x ** 3)", "x", shapes={"x": (2,)})
+        >>> v = {"x": np.array([1.0, 2.0])}
+        >>> finite_difference_check(d, v, np.array([3.0, 12.0])).passed
+        True
+        >>> finite_difference_check(d, v, np.array([3.0, 11.0])).max_abs_error > 0.9
+        True
+    """
+    say = progress or (lambda _label: None)
+    name = derivative.wrt[0][0]
+    base = {k: np.asarray(a, dtype=np.float64) for k, a in values.items()}
+    x0 = base[name]
+    total = x0.size
+    picks = np.arange(total) if total <= limit else \
+        np.sort(np.random.default_rng(0).choice(total, size=limit, replace=False))
+    rows = np.asarray(analytic, dtype=np.float64).reshape(total, -1)
+    lower = _lower(derivative)
+    scale = max(1.0, float(np.max(np.abs(rows), initial=0.0)))
+    worst = 0.0
+    try:
+        for k, j in enumerate(picks):
+            say(f"checking {k + 1}/{len(picks)}")
+            h = STEP * max(1.0, abs(float(x0.flat[j])))
+            shifted = []
+            for sign in (1.0, -1.0):
+                x = x0.copy()
+                x.flat[j] += sign * h
+                shifted.append(lower({**base, name: x}).reshape(-1))
+            fd = (shifted[0] - shifted[1]) / (2 * h)
+            scale = max(scale, float(np.max(np.abs(shifted[0]), initial=0.0)))
+            worst = max(worst, float(np.max(np.abs(fd - rows[j]), initial=0.0)))
+    except TensorDerivError as exc:
+        return Check(None, checked=0, total=total, skipped=f"a perturbed point failed: {exc}")
+    tol = 1e-6 * scale
+    return Check(bool(worst <= tol), worst, tol, len(picks), total)
