@@ -54,7 +54,7 @@ from .expr import (
 from .expr import einsum_ as einsum
 from .options import dense_limit, get_dense_limit, set_dense_limit
 from .parse import parse
-from .reduce import MatrixForm
+from .reduce import MatrixForm, chain, reduce, to_layout
 
 __version__ = "0.1.0"
 
@@ -74,6 +74,7 @@ __all__ = [
     "TensorDerivError",
     "ValuesError",
     "abs",
+    "chain",
     "contract",
     "cos",
     "dense_limit",
@@ -93,6 +94,7 @@ __all__ = [
     "norm",
     "outer",
     "parse",
+    "reduce",
     "relu",
     "set_dense_limit",
     "sigmoid",
@@ -103,6 +105,7 @@ __all__ = [
     "square",
     "sum",
     "tanh",
+    "to_layout",
     "trace",
     "var",
 ]

@@ -31,14 +31,17 @@ from ..axes import Axis
 from ..ctensor import CTensor
 
 __all__ = [
+    "DENSE_STRUCTURES",
     "KINKED",
     "STRUCTURES",
     "VOCABULARY",
     "GeneratedExpression",
+    "StructuredArray",
     "ctensors",
     "expressions",
     "labels",
     "shapes",
+    "structured_arrays",
     "values_for",
 ]
 
@@ -345,3 +348,120 @@ def values_for(shapes: dict[str, tuple[int, ...]], low: float = -2.0, high: floa
     elements = st.floats(low, high, allow_nan=False, allow_infinity=False, width=64)
     return st.fixed_dictionaries({n: hnp.arrays(np.float64, s, elements=elements)
                                   for n, s in sorted(shapes.items())})
+
+
+# ---------------------------------------------------------------- structured dense derivatives
+DENSE_STRUCTURES = ("zero", "identity", "scaled_identity", "diagonal", "delta", "kron",
+                    "redundant", "symmetric", "dense")
+
+
+class StructuredArray:
+    """A dense derivative (notes' layout) with a known structure, from :func:`structured_arrays`.
+
+    Attributes:
+        array: the full array, input axes first.
+        n_wrt: how many leading axes are input axes.
+        copies: how many derivative copies the input axes hold (2 for a Hessian).
+        structure: the structure it was built with (a name from :data:`DENSE_STRUCTURES`).
+        breaking: a boolean mask of the entries whose change alone breaks that structure.
+    """
+
+    def __init__(self, array: np.ndarray, n_wrt: int, copies: int, structure: str,
+                 breaking: np.ndarray) -> None:
+        self.array = array
+        self.n_wrt = n_wrt
+        self.copies = copies
+        self.structure = structure
+        self.breaking = breaking
+
+    def __repr__(self) -> str:
+        return (f"StructuredArray({self.structure}, shape={self.array.shape}, "
+                f"n_wrt={self.n_wrt}, copies={self.copies})")
+
+
+def _generic(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Values with no accidental structure: magnitudes in [0.5, 2], random signs."""
+    return rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def _diagonal_mask(shape: tuple[int, ...], p: int, q: int) -> np.ndarray:
+    idx = np.indices(shape)
+    return idx[p] == idx[q]
+
+
+@st.composite
+def structured_arrays(draw: Any, structure: str | None = None, max_side: int = 3) -> Any:
+    """Dense derivatives with one known structure and generic values otherwise.
+
+    The values come from a NumPy generator seeded by Hypothesis, drawn with magnitudes in
+    [0.5, 2] and random signs, so (with probability one) the array has the structure asked for
+    and nothing stronger: ``td.reduce`` must name exactly ``structure``.
+
+    Args:
+        draw: supplied by Hypothesis.
+        structure: one of :data:`DENSE_STRUCTURES`; drawn when omitted.
+        max_side: the largest axis size (sides of structured axes are at least 2).
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=5)
+        ... @given(structured_arrays("kron"))
+        ... def test_kron(sa):
+        ...     assert sa.array.ndim >= 2 and sa.breaking.any()
+        >>> test_kron()
+    """
+    if structure is None:
+        structure = draw(st.sampled_from(DENSE_STRUCTURES))
+    if structure not in DENSE_STRUCTURES:
+        raise ValueError(f"structure must be one of {DENSE_STRUCTURES}, got {structure!r}")
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+    def side() -> int:
+        return draw(st.integers(2, max(2, max_side)))
+
+    copies = 1
+    if structure in ("identity", "scaled_identity", "symmetric"):
+        var = tuple(side() for _ in range(draw(st.integers(1, 2))))
+        n = int(np.prod(var))
+        if structure == "symmetric":
+            R = _generic(rng, (n, n))
+            M, copies = R + R.T, 2
+        else:
+            c = 1.0 if structure == "identity" else float(_generic(rng, ()) * 1.5 + 0.1)
+            M = c * np.eye(n)
+        T = M.reshape(var + var)
+        breaking = np.ones(T.shape, bool)
+        if structure == "symmetric":
+            breaking = ~np.eye(n, dtype=bool).reshape(T.shape)
+        return StructuredArray(T, len(var) * copies, copies, structure, breaking)
+    if structure in ("zero", "dense"):
+        shape = tuple(draw(st.integers(1, max_side)) for _ in range(draw(st.integers(0, 4))))
+        T = np.zeros(shape) if structure == "zero" else _generic(rng, shape)
+        breaking = np.full(shape, structure == "zero")
+        return StructuredArray(T, draw(st.integers(0, len(shape))), 1, structure, breaking)
+    rank = draw(st.integers(3 if structure == "delta" else 1 if structure == "redundant" else 2,
+                            4))
+    shape = [side() for _ in range(rank)]
+    n_wrt = draw(st.integers(0, rank))
+    if structure in ("diagonal", "delta"):
+        p, q = sorted(draw(st.permutations(range(rank)))[:2])
+        shape[q] = shape[p]
+        core_shape = [1 if (k == q or (k == p and structure == "delta")) else shape[k]
+                      for k in range(rank)]
+        mask = _diagonal_mask(tuple(shape), p, q)
+        T = np.where(mask, _generic(rng, tuple(core_shape)), 0.0)
+        breaking = ~mask if structure == "diagonal" else np.ones(T.shape, bool)
+    elif structure == "redundant":
+        p = draw(st.integers(0, rank - 1))
+        core_shape = [1 if k == p else shape[k] for k in range(rank)]
+        T = np.broadcast_to(_generic(rng, tuple(core_shape)), tuple(shape)).copy()
+        breaking = np.ones(T.shape, bool)
+    else:  # kron: a split of the axes into two groups, a generic factor on each
+        g1 = sorted(draw(st.sets(st.integers(0, rank - 1), min_size=1, max_size=rank - 1)))
+        f1 = _generic(rng, tuple(shape[k] if k in g1 else 1 for k in range(rank)))
+        f2 = _generic(rng, tuple(1 if k in g1 else shape[k] for k in range(rank)))
+        T = f1 * f2
+        pivot = np.unravel_index(int(np.argmax(np.abs(T))), T.shape)
+        idx = np.indices(T.shape)
+        breaking = np.logical_and.reduce([idx[k] != pivot[k] for k in range(rank)])
+    return StructuredArray(T, n_wrt, copies, structure, breaking)

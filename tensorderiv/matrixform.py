@@ -1,0 +1,579 @@
+"""MatrixForm: a c-tensor collapsed into the notes' matrices, and how it enters a chain rule.
+
+A :class:`MatrixForm` keeps only the collapsed arrays (``factors``) and the description of how they
+fill the full c-tensor (``axis_map``: Kronecker deltas, constant axes, as in
+:class:`~tensorderiv.CTensor`). :meth:`MatrixForm.expand` rebuilds the full c-tensor from them,
+:attr:`MatrixForm.array` shows the collapsed array in the notes' shape, and
+:meth:`MatrixForm.apply` multiplies a downstream derivative by the form *by its rule*, without
+expanding it:
+
+==============  ============================================================  =================
+rule            ∂L/∂X from g = ∂L/∂Y                                           notes
+==============  ============================================================  =================
+``zero``        0                                                              —
+``scale``       c · g  (c = 1 for the identity)                                —
+``elementwise`` d ⊙ g                                                          Concept 34
+``outer``       A gᵀ, placed on the axes of X                                  A.61
+``matmul``      M · g, M the notes' matrix (rows X, columns Y, A.58 vec)       Definition 13
+``kron``        Σ F₁ F₂ g over Y's axes (F₁ g F₂ᵀ for two matrices)            —
+``broadcast``   the core times g, summed over Y's constant axes                Concept 29
+``einsum``      the index formula of :meth:`MatrixForm.formula`, summed        —
+==============  ============================================================  =================
+
+Shapes (:attr:`MatrixForm.array`) follow the notes: a gradient has the shape of its variable (a
+vector as a column, Definition 9), ∂w/∂s is a row (Definition 11), ∂M/∂s has the shape of Mᵀ
+(Definition 17), and anything else is the notes' flattening (A.58: stack the columns): rows =
+the input's axes (vec), columns = the output's axes (vec). A second derivative of a scalar puts
+the first differentiation on the rows, the second on the columns.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import opt_einsum as oe
+
+from .axes import Axis
+from .ctensor import expand_core
+from .errors import ShapeError
+
+__all__ = ["RULES", "STRUCTURES", "MatrixForm", "axis_name", "flatten", "groups", "present",
+           "shape_note", "slot_order"]
+
+STRUCTURES = ("zero", "identity", "scaled_identity", "diagonal", "delta", "kron", "redundant",
+              "symmetric", "dense")
+RULES = ("zero", "scale", "elementwise", "outer", "matmul", "kron", "broadcast", "einsum")
+_LETTERS = "ijklmnpqrstuvwxyzabcdefgh"
+
+
+def axis_name(a: Axis) -> str:
+    """How an axis is named in messages: ``W[0]``, and ``W[0]#2`` for a second derivative copy."""
+    base = f"{a.var}[{a.index}]" if a.var is not None else repr(a.label)
+    return base + (f"#{a.copy}" if a.copy > 1 else "")
+
+
+def groups(axes: Sequence[Axis]) -> tuple[list[int], list[int]]:
+    """Positions on the rows and on the columns of the notes' matrix.
+
+    Rows are the input (``wrt``) axes, columns the output axes; with no output axes and several
+    derivative copies, rows are the first copy and columns the others.
+    """
+    wrt = [p for p, a in enumerate(axes) if a.role == "wrt"]
+    of = [p for p, a in enumerate(axes) if a.role == "of"]
+    if of or not wrt:
+        return wrt, of
+    rows = [p for p in wrt if axes[p].copy == axes[wrt[0]].copy]
+    return rows, [p for p in wrt if p not in rows]
+
+
+def flatten(arr: np.ndarray, rows: Sequence[int], cols: Sequence[int]) -> np.ndarray:
+    """The notes' flattening (A.58, stack the columns): vec(row axes) by vec(column axes).
+
+    Example:
+        >>> import numpy as np
+        >>> flatten(np.array([[1, 2], [3, 4]]), [0, 1], [])[:, 0]   # A.58
+        array([1, 3, 2, 4])
+    """
+    shape = arr.shape
+    perm = [*reversed(rows), *reversed(cols)]  # C-order of reversed axes = column stacking
+    return arr.transpose(perm).reshape(math.prod(shape[p] for p in rows),
+                                       math.prod(shape[p] for p in cols))
+
+
+def _describe(axes: Sequence[Axis], positions: Sequence[int]) -> str:
+    if not positions:
+        return "—"
+    names = ", ".join(axis_name(axes[p]) for p in positions)
+    return names if len(positions) == 1 else f"vec({names})"
+
+
+def shape_note(axes: Sequence[Axis], derivative: bool) -> tuple[str, str, str]:
+    """Rows, columns and the notes' reason for the shape of an array over ``axes``."""
+    rows, cols = groups(axes)
+    r = len(axes)
+    if r == 0:
+        return "—", "—", "a scalar"
+    if rows and cols:
+        if r == 2 and axes[cols[0]].role == "of":
+            note = "∂w/∂v is (m×n), row i ↔ vᵢ, column j ↔ wⱼ, notes Definition 13"
+        elif r == 2:
+            note = "a second derivative: rows the first differentiation, columns the second"
+        else:
+            note = "the notes' flattening (A.58, stack the columns): rows the input, columns " \
+                   "the output"
+        return _describe(axes, rows), _describe(axes, cols), note
+    if rows:
+        note = ("∂s/∂v is a column (m×1), notes Definition 9" if r == 1 else
+                "∂s/∂M has the shape of M, notes Definition 18")
+        return (_describe(axes, rows) if r == 1 else f"{axis_name(axes[0])} (the shape of the "
+                "variable)"), "—", note
+    if not derivative:
+        return _describe(axes, [0]), _describe(axes, list(range(1, r))), "a value"
+    if r == 1:
+        return "—", _describe(axes, cols), "∂w/∂s is a row (1×n), notes Definition 11"
+    if r == 2:
+        return (axis_name(axes[1]), axis_name(axes[0]),
+                "∂M/∂s has the shape of Mᵀ (k×r), notes Definition 17")
+    return "—", _describe(axes, cols), "∂T/∂s: a row, the output stacked (A.58)"
+
+
+def present(arr: np.ndarray, axes: Sequence[Axis], derivative: bool) -> np.ndarray:
+    """``arr`` (its axes ``axes``, in the notes' order) in the notes' shape (module docstring)."""
+    rows, cols = groups(axes)
+    r = arr.ndim
+    if r == 0:
+        return arr
+    if rows and cols:
+        return flatten(arr, rows, cols)
+    if rows:
+        return arr.reshape(-1, 1) if r == 1 else arr
+    if not derivative:
+        return arr.reshape(-1, 1) if r == 1 else flatten(arr, [0], list(range(1, r)))
+    if r == 1:
+        return arr.reshape(1, -1)
+    return arr.T if r == 2 else flatten(arr, [], cols)
+
+
+def slot_order(axis_map: Sequence[int | None], axes: Sequence[Axis], n_slots: int
+               ) -> tuple[list[int], list[Axis]]:
+    """The core's slots in the order of the first full axis reading each, and those axes."""
+    first: dict[int, int] = {}
+    for p, s in enumerate(axis_map):
+        if s is not None and s < n_slots:
+            first.setdefault(s, p)
+    order = sorted(first, key=first.__getitem__)
+    return order, [axes[first[s]] for s in order]
+
+
+def _outer(factors: Sequence[np.ndarray]) -> np.ndarray:
+    out = factors[0]
+    for f in factors[1:]:
+        out = np.multiply.outer(out, f)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixForm:
+    """A c-tensor collapsed into the notes' matrix form.
+
+    Attributes:
+        structure: what was found, one of :data:`STRUCTURES`.
+        rule: how it enters a chain rule, one of :data:`RULES` (module docstring).
+        factors: the collapsed arrays; the core is their Kronecker (outer) product, whose axes
+            are the *slots* the ``axis_map`` refers to.
+        axis_map: for each full axis (notes' layout), the slot it reads, ``None`` when constant
+            along it, or a number past the last slot for a pure Kronecker delta; two axes reading
+            one slot form a delta.
+        axes: the full axes, in the notes' layout (inputs, by derivative copy, then outputs).
+        rows: what the rows of :attr:`array` stand for.
+        cols: what its columns stand for.
+        note: why this shape and this collapse (the notes' reference).
+        tried: each structure tried that did not hold, and what blocked it.
+        found: each structure found, exact (from the storage) or numerical (within ``tol``).
+        tol: the tolerance of the numerical checks (``atol + rtol · max|T|``).
+        derivative: False for a plain value (no input axes, not a derivative).
+        symmetric: pairs of derivative copies the tensor is symmetric between.
+
+    Example:
+        >>> import numpy as np
+        >>> import tensorderiv as td
+        >>> form = td.reduce(np.diag([1.0, 2.0, 3.0]), wrt_axes=1)   # ∂f(z)/∂z
+        >>> form.structure, form.rule, form.array.ravel()
+        ('diagonal', 'elementwise', array([1., 2., 3.]))
+        >>> np.array_equal(form.expand(), np.diag([1.0, 2.0, 3.0]))
+        True
+    """
+
+    structure: str
+    rule: str
+    factors: tuple[np.ndarray, ...]
+    axis_map: tuple[int | None, ...]
+    axes: tuple[Axis, ...]
+    rows: str
+    cols: str
+    note: str
+    tried: tuple[str, ...] = ()
+    found: tuple[str, ...] = ()
+    tol: float = 0.0
+    derivative: bool = True
+    symmetric: tuple[tuple[int, int], ...] = ()
+
+    # ------------------------------------------------------------------ shapes and sizes
+    @property
+    def full_shape(self) -> tuple[int, ...]:
+        """The full c-tensor's shape, notes' layout."""
+        return tuple(a.size for a in self.axes)
+
+    @property
+    def wrt_shape(self) -> tuple[int, ...]:
+        """The sizes of the input axes (all derivative copies)."""
+        return tuple(a.size for a in self.axes if a.role == "wrt")
+
+    @property
+    def of_shape(self) -> tuple[int, ...]:
+        """The sizes of the output axes."""
+        return tuple(a.size for a in self.axes if a.role == "of")
+
+    @property
+    def n_slots(self) -> int:
+        """How many axes the core (the product of the factors) has."""
+        return sum(f.ndim for f in self.factors)
+
+    @property
+    def dof(self) -> int:
+        """How many free numbers describe the tensor (a weaker structure needs more).
+
+        The stored entries, less one per extra Kronecker factor (a scale moves between them);
+        for a symmetric tensor, the entries on and above the diagonal.
+        """
+        if self.structure == "zero":
+            return 0
+        n = sum(int(f.size) for f in self.factors)
+        n -= len(self.factors) - 1  # a scale moves freely between Kronecker factors
+        if self.structure == "symmetric":
+            c1 = self.symmetric[0][0]
+            block = math.prod(a.size for a in self.axes if a.role == "wrt" and a.copy == c1)
+            n = n // (block * block) * (block * (block + 1) // 2)
+        return n
+
+    def _slot_order(self) -> tuple[list[int], list[Axis]]:
+        return slot_order(self.axis_map, self.axes, self.n_slots)
+
+    def core(self) -> np.ndarray:
+        """The collapsed core: the outer product of the factors, over the slots."""
+        return _outer(self.factors)
+
+    @functools.cached_property
+    def array(self) -> np.ndarray:
+        """The collapsed array in the notes' shape (what :attr:`rows` and :attr:`cols` name).
+
+        For ``kron`` this is the product of the factors, which :attr:`factors` keeps apart.
+        """
+        order, axes = self._slot_order()
+        return present(self.core().transpose(order), axes, self.derivative)
+
+    # ------------------------------------------------------------------ the full c-tensor
+    def expand(self, layout: Literal["notes", "numerator"] = "notes") -> np.ndarray:
+        """The full c-tensor, rebuilt from the collapsed arrays.
+
+        Args:
+            layout: ``"notes"`` (inputs first, then outputs) or ``"numerator"`` (outputs first,
+                the JAX / PyTorch order).
+        """
+        full = np.array(expand_core(self.core(), self.axis_map, self.full_shape))
+        return full.transpose(self._layout_order(layout))
+
+    def _layout_order(self, layout: str) -> list[int]:
+        if layout in ("notes", "denominator"):
+            return list(range(len(self.axes)))
+        if layout == "numerator":
+            return ([p for p, a in enumerate(self.axes) if a.role == "of"]
+                    + [p for p, a in enumerate(self.axes) if a.role == "wrt"])
+        raise ValueError(f"layout must be 'notes' or 'numerator', got {layout!r}")
+
+    def matrix(self, layout: Literal["notes", "numerator"] = "notes") -> np.ndarray:
+        """The full c-tensor as the notes' matrix, rows vec(inputs), columns vec(outputs) (A.58).
+
+        ``layout="numerator"`` gives its transpose, the Jacobian matrix. This materialises.
+        """
+        wrt = [p for p, a in enumerate(self.axes) if a.role == "wrt"]
+        of = [p for p, a in enumerate(self.axes) if a.role == "of"]
+        M = flatten(self.expand(), wrt, of)
+        self._layout_order(layout)  # validates the name
+        return M.T if layout == "numerator" else M
+
+    def _kron_order(self) -> list[int] | None:
+        """Factor indices in Kronecker order (first varies slowest), or None (see below)."""
+        K = self.n_slots
+        amap = self.axis_map
+        if len(self.factors) < 2 or any(t is None or t >= K for t in amap) \
+                or len(set(amap)) != len(amap):
+            return None
+        owner = [k for k, f in enumerate(self.factors) for _ in range(f.ndim)]
+        wrt, of = _positions(self)
+
+        def blocks(ps: list[int]) -> list[int] | None:
+            seq = [owner[amap[p]] for p in ps]  # type: ignore[index]
+            out = [k for i, k in enumerate(seq) if i == 0 or seq[i - 1] != k]
+            return out if len(set(out)) == len(out) else None
+
+        bw, bo = blocks(wrt), blocks(of)
+        if bw is None or bw != bo or len(bw) != len(self.factors):
+            return None
+        return bw[::-1]  # column stacking: the first block varies fastest, so it comes last
+
+    def kron_matrices(self) -> list[np.ndarray] | None:
+        """For ``kron``: the factors' matrices whose Kronecker product is :meth:`matrix`.
+
+        Each factor's matrix has rows its inputs and columns its outputs (A.58). None when the
+        factors do not sit in blocks that allow it.
+
+        Example — ∂(AXB)/∂X is B ⊗ Aᵀ in the notes' layout:
+            >>> import numpy as np
+            >>> import tensorderiv as td
+            >>> A, B = np.array([[1.0, 2.0]]), np.array([[1.0, 0.0, 3.0], [2.0, 1.0, 1.0]])
+            >>> form = td.reduce(np.einsum("ki,jl->ijkl", A, B), wrt_axes=2)
+            >>> mats = form.kron_matrices()
+            >>> np.allclose(np.kron(*mats), np.kron(B, A.T))
+            True
+        """
+        order = self._kron_order()
+        if order is None:
+            return None
+        start = np.cumsum([0] + [f.ndim for f in self.factors])
+        mats = []
+        for k in order:
+            mine = [p for p, t in enumerate(self.axis_map)
+                    if start[k] <= t < start[k + 1]]  # type: ignore[operator]
+            F = self.factors[k].transpose([self.axis_map[p] - start[k] for p in mine])  # type: ignore[operator]
+            rows = [i for i, p in enumerate(mine) if self.axes[p].role == "wrt"]
+            mats.append(flatten(F, rows, [i for i in range(len(mine)) if i not in rows]))
+        return mats
+
+    # ------------------------------------------------------------------ the chain rule
+    def apply(self, g: Any) -> np.ndarray:
+        """Multiply a downstream derivative by this form, by its rule (the chain rule, A.61).
+
+        Args:
+            g: ∂L/∂Y in the notes' layout, Y this form's output: an array whose leading axes
+                have :attr:`of_shape` (any trailing axes are carried along).
+
+        Returns:
+            ∂L/∂X, an array of shape ``wrt_shape + trailing``.
+
+        Raises:
+            ShapeError: when ``g``'s leading axes are not this form's output axes.
+        """
+        g = np.asarray(g)
+        n_of = len(self.of_shape)
+        if g.shape[:n_of] != self.of_shape:
+            raise ShapeError(
+                f"the chain rule ∂L/∂X = ∂Y/∂X · ∂L/∂Y needs ∂L/∂Y to lead with the output "
+                f"shape {self.of_shape} of this {self.structure} form (rule {self.rule!r}), "
+                f"got an array of shape {g.shape}"
+            )
+        rows_cols = groups(self.axes)
+        wrt_of = _positions(self)
+        # by the rule where rows are X and columns Y (not a Hessian's copies) and no size-1
+        # axis hides in the core; the one contraction otherwise (the same numbers)
+        by_rule = rows_cols == wrt_of and 1 not in self.full_shape
+        return (_APPLY.get(self.rule, _apply_einsum) if by_rule else _apply_einsum)(self, g)
+
+    # ------------------------------------------------------------------ rendering
+    def _letters(self) -> list[str]:
+        return [_LETTERS[p] if p < len(_LETTERS) else f"i{p}" for p in range(len(self.axes))]
+
+    def _factor_names(self) -> list[str]:
+        if len(self.factors) == 1:
+            f = self.factors[0]
+            return [f"{float(np.real(f)):.4g}" if f.ndim == 0 else "F"]
+        return [f"F{k + 1}" for k in range(len(self.factors))]
+
+    def formula(self, latex: bool = False) -> str:
+        """The full c-tensor in index notation, e.g. ``T[i,j,k] = F[i]·δ[j,k]``."""
+        if self.structure == "zero":
+            return "T = 0"
+        let = self._letters()
+        first: dict[int, int] = {}
+        for p, s in enumerate(self.axis_map):
+            if s is not None:
+                first.setdefault(s, p)
+
+        def idx(ls: Sequence[str]) -> str:
+            return ("_{" + "".join(ls) + "}") if latex else ("[" + ",".join(ls) + "]")
+
+        terms, off = [], 0
+        for name, f in zip(self._factor_names(), self.factors, strict=True):
+            ls = [let[first[s]] for s in range(off, off + f.ndim)]
+            terms.append(name + (idx(ls) if ls else ""))
+            off += f.ndim
+        for s in sorted(first):
+            readers = [p for p, t in enumerate(self.axis_map) if t == s]
+            if len(readers) > 1:
+                terms.append(("\\delta" if latex else "δ") + idx([let[p] for p in readers]))
+        if terms and terms[0] in ("1", "1.0") and len(terms) > 1:
+            terms = terms[1:]
+        rhs = ("\\," if latex else "·").join(terms)
+        const = [let[p] for p, s in enumerate(self.axis_map) if s is None]
+        tail = ""
+        if const:
+            tail = (f"\\quad(\\text{{constant along }}{','.join(const)})" if latex
+                    else f"   (constant along {','.join(const)})")
+        return f"T{idx(let)} = {rhs}{tail}"
+
+    def _names(self) -> tuple[str, str]:
+        wrt = [a for a in self.axes if a.role == "wrt"]
+        of = [a for a in self.axes if a.role == "of"]
+        x = wrt[0].var if wrt and wrt[0].var else "X"
+        y = of[0].var if of and of[0].var else ("s" if not of else "Y")
+        return x, y
+
+    def chain_text(self) -> str:
+        """How this form enters the chain rule, in the notes' words (``∂L/∂X = F (∂L/∂Y)ᵀ``)."""
+        x, y = self._names()
+        g = f"∂L/∂{y}"
+        f = self._factor_names()[0]
+        text = {
+            "zero": f"∂L/∂{x} gets nothing from this path (0)",
+            "scale": f"∂L/∂{x} = {g}" if self.structure == "identity" else f"∂L/∂{x} = {f} · {g}",
+            "elementwise": f"∂L/∂{x} = F ⊙ {g}  (notes Concept 34)",
+            "outer": f"∂L/∂{x} = F ({g})ᵀ  (notes A.61)",
+            "matmul": f"∂L/∂{x} = M · {g}  (M the matrix shown, {g} stacked as vec)",
+        }.get(self.rule)
+        order = self._kron_order() if self.rule == "kron" else None
+        if text is None and order is not None and len(order) == 2 \
+                and len(self.wrt_shape) == len(self.of_shape) == 2:
+            a, b = (f"F{k + 1}" for k in order)
+            text = f"∂L/∂{x} = {b} · {g} · {a}ᵀ  (the notes' matrix is {a} ⊗ {b})"
+        if text is None:
+            let = self._letters()
+            wrt = "".join(let[p] for p, a in enumerate(self.axes) if a.role == "wrt")
+            of = "".join(let[p] for p, a in enumerate(self.axes) if a.role == "of")
+            rhs = self.formula().split(" = ", 1)[1].split("   (")[0]
+            text = f"∂L/∂{x}[{wrt}] = Σ_{of or '∅'} {rhs} · {g}[{of}]"
+        return text
+
+    def __str__(self) -> str:
+        x, y = self._names()
+        wrt = ", ".join(f"{axis_name(a)} ({a.size})" for a in self.axes if a.role == "wrt")
+        of = ", ".join(f"{axis_name(a)} ({a.size})" for a in self.axes if a.role == "of")
+        lines = [
+            f"∂{y}/∂{x}: {self.structure} — {self.formula()}",
+            f"  full c-tensor {self.full_shape}, notes' layout: wrt {wrt or '—'} | of {of or '—'}",
+            f"  collapsed to {self.array.shape}, rule {self.rule!r}: {self.chain_text()}",
+            f"  rows: {self.rows}; columns: {self.cols}",
+            f"  note: {self.note}",
+        ]
+        if self.tried and self.structure in ("dense", "symmetric"):
+            lines.append("  nothing collapses: " + "; ".join(self.tried))
+        body = np.array2string(self.array, precision=4, threshold=64)
+        return "\n".join([*lines, *("  " + line for line in body.splitlines())])
+
+    def to_latex(self) -> str:
+        r"""A LaTeX rendering: ``\frac{\partial Y}{\partial X} = …`` with the collapsed array.
+
+        Example:
+            >>> import numpy as np
+            >>> import tensorderiv as td
+            >>> td.reduce(2.0 * np.eye(2), wrt_axes=1).to_latex()
+            '\\frac{\\partial Y}{\\partial X} = 2\\,I'
+        """
+        x, y = self._names()
+        head = f"\\frac{{\\partial {y}}}{{\\partial {x}}}"
+        if self.structure == "zero":
+            return f"{head} = 0"
+        if self.structure == "identity":
+            return f"{head} = I"
+        if self.structure == "scaled_identity":
+            return f"{head} = {self._factor_names()[0]}\\,I"
+        mat = _bmatrix(self.array)
+        if self.structure in ("dense", "symmetric"):
+            return f"{head} = {mat}"
+        if self.rule == "elementwise":
+            return f"{head} = \\operatorname{{diag}}(F),\\quad F = {mat}"
+        body = self.formula(latex=True)
+        order = self._kron_order() if self.structure == "kron" else None
+        if order is not None:
+            kron = " \\otimes ".join(f"F{k + 1}" for k in order)
+            return f"{head} = {kron}\\quad({body})"
+        if len(self.factors) > 1 or self.factors[0].ndim == 0:
+            return f"{head}:\\quad {body}"
+        return f"{head}:\\quad {body},\\quad F = {mat}"
+
+
+def _bmatrix(a: np.ndarray, limit: int = 12) -> str:
+    if a.ndim == 0:
+        return f"{float(np.real(a)):.4g}"
+    if a.ndim > 2 or max(a.shape) > limit:
+        return "\\in\\mathbb{R}^{" + "\\times".join(str(n) for n in a.shape) + "}"
+    rows = [" & ".join(f"{float(np.real(v)):.4g}" for v in row) for row in np.atleast_2d(a)]
+    return "\\begin{bmatrix}" + " \\\\ ".join(rows) + "\\end{bmatrix}"
+
+
+# ---------------------------------------------------------------------- the rules, one each
+def _positions(form: MatrixForm) -> tuple[list[int], list[int]]:
+    return ([p for p, a in enumerate(form.axes) if a.role == "wrt"],
+            [p for p, a in enumerate(form.axes) if a.role == "of"])
+
+
+def _apply_zero(form: MatrixForm, g: np.ndarray) -> np.ndarray:
+    return np.zeros(form.wrt_shape + g.shape[len(form.of_shape):], dtype=np.result_type(
+        form.factors[0], g))
+
+
+def _apply_scale(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # c · g (identity pairing)
+    return form.core().reshape(()) * g
+
+
+def _apply_elementwise(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # d ⊙ g (Concept 34)
+    wrt, _ = _positions(form)
+    d = expand_core(form.core(), [form.axis_map[p] for p in wrt], form.wrt_shape)
+    return np.asarray(d).reshape(d.shape + (1,) * (g.ndim - d.ndim)) * g
+
+
+def _apply_outer(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # A gᵀ (A.61)
+    wrt, of = _positions(form)
+    K = form.n_slots
+    partner = {form.axis_map[q]: i for i, q in enumerate(of)}
+    perm = [form.axis_map[p] if form.axis_map[p] < K else K + partner[form.axis_map[p]]  # type: ignore[operator]
+            for p in wrt]
+    perm += list(range(K + len(of), K + g.ndim))
+    return np.multiply.outer(form.core(), g).transpose(perm)
+
+
+def _apply_matmul(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # M · vec(g)
+    return np.tensordot(form.expand(), g, axes=len(form.of_shape))
+
+
+def _apply_einsum(form: MatrixForm, g: np.ndarray) -> np.ndarray:
+    """Any form: one contraction of the factors with ``g``, deltas as shared labels."""
+    wrt, of = _positions(form)
+    ids: dict[Any, int] = {}
+
+    def lab(x: Any) -> int:
+        return ids.setdefault(x, len(ids))
+
+    operands: list[Any] = []
+    off = 0
+    for f in form.factors:
+        operands += [f, [lab(("s", s)) for s in range(off, off + f.ndim)]]
+        off += f.ndim
+    trailing = [lab(("t", i)) for i in range(g.ndim - len(of))]
+    g_labels = [lab(("s", form.axis_map[q]) if form.axis_map[q] is not None else ("free", q))
+                for q in of]
+    operands += [g, g_labels + trailing]
+    present_labels = {x for k in range(1, len(operands), 2) for x in operands[k]}
+    out: list[int] = []
+    for p in wrt:
+        s = form.axis_map[p]
+        if s is not None and ids.get(("s", s)) in present_labels and ids[("s", s)] not in out:
+            out.append(ids[("s", s)])
+    out += trailing
+    core = oe.contract(*operands, out)
+    amap: list[int | None] = []
+    implicit: dict[int, int] = {}
+    for p in wrt:
+        s = form.axis_map[p]
+        if s is None:
+            amap.append(None)
+        elif ids.get(("s", s)) in out:
+            amap.append(out.index(ids[("s", s)]))
+        else:
+            amap.append(len(out) + implicit.setdefault(s, len(implicit)))
+    amap += [out.index(t) for t in trailing]
+    sizes = form.wrt_shape + g.shape[len(of):]
+    return np.array(expand_core(np.asarray(core), amap, sizes))
+
+
+_APPLY: dict[str, Callable[[MatrixForm, np.ndarray], np.ndarray]] = {
+    "zero": _apply_zero,
+    "scale": _apply_scale,
+    "elementwise": _apply_elementwise,
+    "outer": _apply_outer,
+    "matmul": _apply_matmul,
+}
