@@ -52,7 +52,12 @@ _LETTERS = "ijklmnpqrstuvwxyzabcdefgh"
 
 
 def axis_name(a: Axis) -> str:
-    """How an axis is named in messages: ``W[0]``, and ``W[0]#2`` for a second derivative copy."""
+    """How an axis is named in messages: ``W[0]``, and ``W[0]#2`` for a second derivative copy.
+
+    Example:
+        >>> axis_name(Axis("k", 3, "wrt", "W", 1, 2))
+        'W[1]#2'
+    """
     base = f"{a.var}[{a.index}]" if a.var is not None else repr(a.label)
     return base + (f"#{a.copy}" if a.copy > 1 else "")
 
@@ -62,6 +67,11 @@ def groups(axes: Sequence[Axis]) -> tuple[list[int], list[int]]:
 
     Rows are the input (``wrt``) axes, columns the output axes; with no output axes and several
     derivative copies, rows are the first copy and columns the others.
+
+    Example:
+        >>> from tensorderiv.axes import wrt_axes
+        >>> groups([*wrt_axes("x", (3,), copy=1), *wrt_axes("x", (3,), copy=2)])  # a Hessian
+        ([0], [1])
     """
     wrt = [p for p, a in enumerate(axes) if a.role == "wrt"]
     of = [p for p, a in enumerate(axes) if a.role == "of"]
@@ -93,7 +103,13 @@ def _describe(axes: Sequence[Axis], positions: Sequence[int]) -> str:
 
 
 def shape_note(axes: Sequence[Axis], derivative: bool) -> tuple[str, str, str]:
-    """Rows, columns and the notes' reason for the shape of an array over ``axes``."""
+    """Rows, columns and the notes' reason for the shape of an array over ``axes``.
+
+    Example:
+        >>> from tensorderiv.axes import of_axes
+        >>> shape_note(of_axes("M", (2, 3)), derivative=True)[2]
+        '∂M/∂s has the shape of Mᵀ (k×r), notes Definition 17'
+    """
     rows, cols = groups(axes)
     r = len(axes)
     if r == 0:
@@ -123,7 +139,14 @@ def shape_note(axes: Sequence[Axis], derivative: bool) -> tuple[str, str, str]:
 
 
 def present(arr: np.ndarray, axes: Sequence[Axis], derivative: bool) -> np.ndarray:
-    """``arr`` (its axes ``axes``, in the notes' order) in the notes' shape (module docstring)."""
+    """``arr`` (its axes ``axes``, in the notes' order) in the notes' shape (module docstring).
+
+    Example:
+        >>> import numpy as np
+        >>> from tensorderiv.axes import wrt_axes
+        >>> present(np.arange(3.0), wrt_axes("v", (3,)), derivative=True).shape  # a column
+        (3, 1)
+    """
     rows, cols = groups(axes)
     r = arr.ndim
     if r == 0:
@@ -141,7 +164,14 @@ def present(arr: np.ndarray, axes: Sequence[Axis], derivative: bool) -> np.ndarr
 
 def slot_order(axis_map: Sequence[int | None], axes: Sequence[Axis], n_slots: int
                ) -> tuple[list[int], list[Axis]]:
-    """The core's slots in the order of the first full axis reading each, and those axes."""
+    """The core's slots in the order of the first full axis reading each, and those axes.
+
+    Example:
+        >>> from tensorderiv.axes import of_axes
+        >>> order, reps = slot_order((1, None, 0), of_axes("T", (2, 3, 4)), 2)
+        >>> order, [a.index for a in reps]
+        ([1, 0], [0, 2])
+    """
     first: dict[int, int] = {}
     for p, s in enumerate(axis_map):
         if s is not None and s < n_slots:
@@ -264,6 +294,14 @@ class MatrixForm:
         Args:
             layout: ``"notes"`` (inputs first, then outputs) or ``"numerator"`` (outputs first,
                 the JAX / PyTorch order).
+
+        Example:
+            >>> import numpy as np
+            >>> import tensorderiv as td
+            >>> J = np.arange(6.0).reshape(2, 3)              # ∂y/∂x, JAX order (y 2, x 3)
+            >>> form = td.reduce(J, 1, layout="numerator")
+            >>> form.expand().shape, form.expand("numerator").shape
+            ((3, 2), (2, 3))
         """
         full = np.array(expand_core(self.core(), self.axis_map, self.full_shape))
         return full.transpose(self._layout_order(layout))
@@ -280,6 +318,13 @@ class MatrixForm:
         """The full c-tensor as the notes' matrix, rows vec(inputs), columns vec(outputs) (A.58).
 
         ``layout="numerator"`` gives its transpose, the Jacobian matrix. This materialises.
+
+        Example:
+            >>> import numpy as np
+            >>> import tensorderiv as td
+            >>> form = td.reduce(np.einsum("i,jk->ijk", np.ones(2), np.eye(3)), 2)  # ∂(Wᵀa)/∂W
+            >>> form.matrix().shape, form.matrix("numerator").shape    # rows vec(W), A.74
+            ((6, 3), (3, 6))
         """
         wrt = [p for p, a in enumerate(self.axes) if a.role == "wrt"]
         of = [p for p, a in enumerate(self.axes) if a.role == "of"]
@@ -348,6 +393,15 @@ class MatrixForm:
 
         Raises:
             ShapeError: when ``g``'s leading axes are not this form's output axes.
+
+        Example — ∂L/∂W = A (∂L/∂Z)ᵀ from the collapsed ∂Z/∂W = A (notes A.61):
+            >>> import numpy as np
+            >>> import tensorderiv as td
+            >>> a, g = np.array([1.0, 2.0]), np.array([3.0, 4.0, 5.0])
+            >>> form = td.reduce(np.einsum("i,jk->ijk", a, np.eye(3)), 2)
+            >>> form.rule, form.apply(g)
+            ('outer', array([[ 3.,  4.,  5.],
+                   [ 6.,  8., 10.]]))
         """
         g = np.asarray(g)
         n_of = len(self.of_shape)
@@ -375,7 +429,14 @@ class MatrixForm:
         return [f"F{k + 1}" for k in range(len(self.factors))]
 
     def formula(self, latex: bool = False) -> str:
-        """The full c-tensor in index notation, e.g. ``T[i,j,k] = F[i]·δ[j,k]``."""
+        r"""The full c-tensor in index notation, e.g. ``T[i,j,k] = F[i]·δ[j,k]``.
+
+        Example:
+            >>> import numpy as np
+            >>> import tensorderiv as td
+            >>> print(td.reduce(np.diag([1.0, 2.0]), 1).formula(latex=True))
+            T_{ij} = F_{i}\,\delta_{ij}
+        """
         if self.structure == "zero":
             return "T = 0"
         let = self._letters()
@@ -414,7 +475,14 @@ class MatrixForm:
         return x, y
 
     def chain_text(self) -> str:
-        """How this form enters the chain rule, in the notes' words (``∂L/∂X = F (∂L/∂Y)ᵀ``)."""
+        """How this form enters the chain rule, in the notes' words (``∂L/∂X = F (∂L/∂Y)ᵀ``).
+
+        Example:
+            >>> import numpy as np
+            >>> import tensorderiv as td
+            >>> td.reduce(np.diag([1.0, 2.0]), 1, names=("Z", "A")).chain_text()
+            '∂L/∂Z = F ⊙ ∂L/∂A  (notes Concept 34)'
+        """
         x, y = self._names()
         g = f"∂L/∂{y}"
         f = self._factor_names()[0]

@@ -85,7 +85,13 @@ class Structure:
         return sum(f.ndim for f in self.factors)
 
     def readers(self) -> dict[int, list[int]]:
-        """Slot → the full axes reading it (in order)."""
+        """Slot → the full axes reading it (in order); two or more readers are a delta.
+
+        Example:
+            >>> import numpy as np
+            >>> Structure((np.ones(2),), (0, 1, 1), (2, 3, 3), 0.0).readers()
+            {0: [0], 1: [1, 2]}
+        """
         out: dict[int, list[int]] = {}
         for p, s in enumerate(self.axis_map):
             if s is not None:
@@ -257,6 +263,15 @@ def find_structure(
     Raises:
         ValuesError: when the core holds NaN or infinity.
         StructureError: when a tolerance is negative or not finite.
+
+    Example — f′(z) stored on the diagonal (two axes read core axis 0), all values equal:
+        >>> import numpy as np
+        >>> s = find_structure(np.full(3, 2.0), (0, 0), (3, 3), ["z[0]", "a[0]"], [1, 0],
+        ...                    atol=0.0, rtol=1e-12)
+        >>> s.factors, s.axis_map      # 2 times a pure delta: a scaled identity
+        ((array(2.),), (0, 0))
+        >>> s.found[-1]
+        'constant along z[0]=a[0] (numerical, within tol 2e-12)'
     """
     for what, t in (("atol", atol), ("rtol", rtol)):
         if not (np.isfinite(t) and t >= 0):

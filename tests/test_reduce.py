@@ -387,3 +387,21 @@ def test_wrt_axes_by_position_and_in_numerator_layout():
         np.testing.assert_array_equal(f.expand(), c.expand())
         assert f.wrt_shape == (2, 3) and f.of_shape == (5,)
     np.testing.assert_array_equal(a.expand(layout="numerator"), J)
+
+
+def test_the_form_keeps_its_own_numbers_not_a_view_of_the_input():
+    a = np.array([1.0, 2.0, 3.0])
+    T = np.einsum("i,jk->ijk", a, np.eye(2))
+    form = td.reduce(T, 2)
+    T[:] = 0.0
+    np.testing.assert_array_equal(form.expand(), np.einsum("i,jk->ijk", a, np.eye(2)))
+
+
+def test_a_float32_jacobian_gets_a_float32_tolerance():
+    # a JAX-style float32 Jacobian of Y = A X B (numerator layout: Y's axes first)
+    A, B = rng.normal(size=(3, 4)), rng.normal(size=(5, 2))
+    J = np.einsum("ki,jl->klij", A, B).astype(np.float32)
+    form = td.reduce(J, 2, layout="numerator")
+    assert form.structure == "kron"
+    assert form.tol == pytest.approx(1000 * np.finfo(np.float32).eps * np.abs(J).max())
+    assert np.abs(form.expand(layout="numerator") - J).max() <= form.tol
