@@ -26,6 +26,7 @@ from tensorderiv.testing.strategies import (
     STRUCTURES,
     VOCABULARY,
     ctensors,
+    domain_values,
     expressions,
     values_for,
 )
@@ -415,3 +416,39 @@ def test_linear_maps_scaled_answers_name_the_factor(problem, c):
     want = "the sign is flipped" if c == -1.0 else f"off by a factor of {c!r}"
     with pytest.raises(AssertionError, match=re.escape(want)):
         check_derivative(lambda x: np.tensordot(x, J, axes=rx), x, lambda x: c * J)
+
+
+DOMAIN_EXPRESSIONS = [
+    ("sum(log(x)) + sum(sqrt(y))", {"x": (3,), "y": (2,)}, {"x": "positive", "y": "positive"}),
+    ("logdet(X) + trace(inv(X.T) @ A)", {"X": (3, 3), "A": (3, 3)}, {"X": "invertible"}),
+    ("det(X) * sum(1 / v)", {"X": (2, 2), "v": (3,)}, {"X": "invertible", "v": "nonzero"}),
+    ("sum(x ** 1.5) + sum(2 * x)", {"x": (4,)}, {"x": "positive"}),
+]
+
+
+@pytest.mark.parametrize(("text", "shapes", "kinds"), DOMAIN_EXPRESSIONS,
+                         ids=[t for t, _, _ in DOMAIN_EXPRESSIONS])
+def test_domain_values_stay_in_the_domain_and_derivatives_check(text, shapes, kinds):
+    e = td.parse(text, shapes)
+
+    @given(domain_values(e))
+    def run(values):
+        for name, kind in kinds.items():
+            v = values[name]
+            if kind == "positive":
+                assert np.all(v > 0)
+            elif kind == "nonzero":
+                assert np.all(v != 0)
+            else:  # invertible, and well away from singular
+                assert np.linalg.cond(v) < 1e3
+        name = sorted(shapes)[0]
+        right = td.derive(e, name).evaluate(values).dense()
+        scale = max(1.0, float(np.max(np.abs(right))))
+
+        def f(**v):
+            return td.evaluate(e, v).dense()
+
+        check_derivative(f, values, lambda **v: right, wrt=name, eps=1e-4, atol=1e-5 * scale,
+                         rtol=1e-4)
+
+    run()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 try:
+    from hypothesis import assume
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -29,6 +30,9 @@ import numpy as np
 from .. import expr as E  # noqa: N812 - E is the expression vocabulary
 from ..axes import Axis
 from ..ctensor import CTensor
+from ..errors import DomainError
+from ..evaluate import evaluate
+from ..nodes import Apply, Einsum, Node, Var
 
 __all__ = [
     "DENSE_STRUCTURES",
@@ -38,6 +42,7 @@ __all__ = [
     "GeneratedExpression",
     "StructuredArray",
     "ctensors",
+    "domain_values",
     "expressions",
     "labels",
     "shapes",
@@ -465,3 +470,114 @@ def structured_arrays(draw: Any, structure: str | None = None, max_side: int = 3
         idx = np.indices(T.shape)
         breaking = np.logical_and.reduce([idx[k] != pivot[k] for k in range(rank)])
     return StructuredArray(T, n_wrt, copies, structure, breaking)
+
+
+# ---------------------------------------------------------------- values for any expression
+_POSITIVE = frozenset({"log", "sqrt"})
+_INVERTIBLE = frozenset({"inv", "det", "logdet"})
+
+
+def _direct_var(node: Node) -> tuple[Var, float] | None:
+    """The variable a function reads directly (or through a transpose/scale), and the scale."""
+    if isinstance(node, Var):
+        return node, 1.0
+    if isinstance(node, Einsum) and len(node.terms) == 1 and isinstance(node.terms[0][0], Var):
+        t, idx = node.terms[0]
+        if len(set(idx)) == len(idx) == len(node.out) and set(idx) == set(node.out):
+            return t, node.coef
+    return None
+
+
+def _needs(node: Node) -> dict[str, set[str]]:
+    """What each variable must be for the expression's functions: positive, nonzero, invertible."""
+    need: dict[str, set[str]] = {}
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        stack.extend(n.children())
+        if not isinstance(n, Apply):
+            continue
+        found = _direct_var(n.arg)
+        if found is None:
+            continue
+        v, coef = found
+        if n.fn in _INVERTIBLE:
+            need.setdefault(v.name, set()).add("invertible")
+        elif coef > 0 and (n.fn in _POSITIVE or (n.fn == "pow" and not
+                                                  float(n.params[0]).is_integer())):
+            need.setdefault(v.name, set()).add("positive")
+        elif n.fn == "pow" and n.params[0] < 0:
+            need.setdefault(v.name, set()).add("nonzero")
+    return need
+
+
+@st.composite
+def domain_values(draw: Any, expr: Any, low: float = -2.0, high: float = 2.0,
+                  margin: float = 0.1) -> dict[str, np.ndarray]:
+    """Values for the variables of any expression, inside the domain of its functions.
+
+    A variable read directly (or transposed, or scaled by a positive number) by ``log``, ``sqrt``
+    or a fractional power is drawn in ``[margin, high]``; by a negative integer power (``1 / x``)
+    with magnitude in ``[margin, high]``; by ``inv``, ``det`` or ``logdet`` as a diagonally
+    dominant (so invertible, well-conditioned) matrix. Other entries are drawn in
+    ``[low, high]``. Values that still leave a domain (``log(x - y)``) or give a non-finite value
+    are rejected, so keep such expressions rare or Hypothesis reports too many rejections.
+
+    Args:
+        draw: supplied by Hypothesis.
+        expr: a :class:`~tensorderiv.Expr` (or a :class:`GeneratedExpression`).
+        low: the smallest unconstrained entry.
+        high: the largest entry.
+        margin: how far constrained entries stay from 0.
+
+    Example:
+        >>> import numpy as np
+        >>> import tensorderiv as td
+        >>> from hypothesis import given, settings
+        >>> e = td.parse("sum(log(x)) + logdet(X) + sum(1 / y)", {"x": (3,), "X": (2, 2),
+        ...                                                       "y": (2,)})
+        >>> @settings(max_examples=10)
+        ... @given(domain_values(e))
+        ... def test_in_domain(v):
+        ...     assert np.all(v["x"] > 0) and np.all(v["y"] != 0)
+        ...     assert np.isfinite(td.evaluate(e, v).dense())
+        >>> test_in_domain()
+    """
+    expr = getattr(expr, "expr", expr)
+    if not isinstance(expr, E.Expr):
+        raise TypeError(f"domain_values needs an expression, got {type(expr).__name__}")
+    if not 0 < margin < high:
+        raise ValueError(f"need 0 < margin < high, got margin={margin}, high={high}")
+    need = _needs(expr.node)
+    shapes: dict[str, tuple[int, ...]] = {}
+    stack, seen = [expr.node], set()
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            if isinstance(n, Var):
+                shapes[n.name] = n.shape
+            stack.extend(n.children())
+    values: dict[str, np.ndarray] = {}
+    for name, shape in sorted(shapes.items()):
+        kinds = need.get(name, set())
+        if kinds & {"positive", "nonzero"}:
+            mag = draw(hnp.arrays(np.float64, shape, elements=st.floats(margin, high)))
+            sign = 1.0 if "positive" in kinds else \
+                draw(hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.0, 1.0])))
+            v = mag * sign
+        else:
+            v = draw(hnp.arrays(np.float64, shape, elements=st.floats(low, high)))
+        if "invertible" in kinds:
+            n = shape[0]
+            v = v + (n * max(abs(low), abs(high)) + margin) * np.eye(n)
+        values[name] = v
+    try:
+        out = evaluate(expr, values).dense()
+    except DomainError:
+        out = np.array(np.nan)
+    assume(bool(np.all(np.isfinite(out))))
+    return values
