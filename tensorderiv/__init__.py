@@ -54,6 +54,7 @@ from .expr import (
 from .expr import einsum_ as einsum
 from .options import dense_limit, get_dense_limit, set_dense_limit
 from .parse import parse
+from .notation import einsum_notation, matrix_notation
 from .reduce import MatrixForm, chain, reduce, to_layout
 
 __version__ = "0.1.0"
@@ -82,6 +83,7 @@ __all__ = [
     "det",
     "diag",
     "dot",
+    "einsum_notation",
     "einsum",
     "evaluate",
     "exp",
@@ -90,6 +92,7 @@ __all__ = [
     "log",
     "logdet",
     "logsumexp",
+    "matrix_notation",
     "mean",
     "norm",
     "outer",
