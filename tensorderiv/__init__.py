@@ -52,9 +52,9 @@ from .expr import (
     var,
 )
 from .expr import einsum_ as einsum
+from .notation import einsum_notation, matrix_notation
 from .options import dense_limit, get_dense_limit, set_dense_limit
 from .parse import parse
-from .notation import einsum_notation, matrix_notation
 from .reduce import MatrixForm, chain, reduce, to_layout
 
 __version__ = "0.1.0"
@@ -83,8 +83,8 @@ __all__ = [
     "det",
     "diag",
     "dot",
-    "einsum_notation",
     "einsum",
+    "einsum_notation",
     "evaluate",
     "exp",
     "get_dense_limit",
