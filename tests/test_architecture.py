@@ -31,7 +31,7 @@ LAYERS = [
     {"testing"},
     {"cli_values"},
     {"cli_report"},
-    {"cli_render"},
+    {"cli_render", "cli_demo"},
     {"cli"},
     {"__init__"},
     {"__main__"},
