@@ -57,6 +57,7 @@ PROGRESS_DELAY = 1.0
 """Seconds of work after which a progress line appears (on a terminal)."""
 
 _RENDER = {"text": render_text, "latex": render_latex, "json": render_json}
+_MAX_ENTRIES = {"text": 200, "latex": 200, "json": 100_000}
 
 _DERIVE_EXAMPLES = """\
 examples:
@@ -122,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     d = commands.add_parser(
         "derive", allow_abbrev=False, help="differentiate an expression",
-        description="Differentiate EXPR with respect to a variable; print the derivative's "
-                    "matrix form, structure, axes, contraction and, with --at, its numbers "
+        description="Differentiate EXPR with respect to a variable; print the derivative's\n"
+                    "matrix form, structure, axes and contraction and, with --at, its numbers\n"
                     "checked against finite differences.",
         epilog=_DERIVE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("expression", metavar="EXPR",
@@ -141,12 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--layout", choices=("notes", "numerator"), default="notes",
                    help="axis order of the full tensor: notes (variable's axes first, the "
                         "default) or numerator (the output's first, as JAX/PyTorch)")
-    d.add_argument("--max-entries", type=_positive_int, default=200, metavar="N",
-                   help="show the full tensor when it has at most N entries (default 200)")
+    d.add_argument("--max-entries", type=_positive_int, metavar="N",
+                   help="write out arrays of at most N entries (default 200; 100,000 for "
+                        "json)")
     d.set_defaults(run=_run_derive)
     m = commands.add_parser(
         "demo", allow_abbrev=False, help="walk the notes' A.9 neural-network example",
-        description="The notes' A.9 network, derivative by derivative, with the chain rule "
+        description="The notes' A.9 network, derivative by derivative, with the chain rule\n"
                     "assembled and checked.",
         epilog=_DEMO_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     m.add_argument("--seed", type=int, default=0, help="seed of the values (default 0)")
@@ -191,7 +193,8 @@ def _run_derive(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             values = load_values(args.at, derivative.variables_allowed)
     with Progress(err) as progress:
         report = build_report(derivative, values, layout=args.layout,
-                              max_entries=args.max_entries, progress=progress)
+                              max_entries=args.max_entries or _MAX_ENTRIES[args.format],
+                              progress=progress)
     out.write(_RENDER[args.format](report))
     return 1 if report.check is not None and report.check.passed is False else 0
 

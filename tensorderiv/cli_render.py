@@ -34,9 +34,9 @@ JSON fields:
         "values"}``, where ``values`` holds every input used, by variable name, and ``drawn``
         says how each seeded value was drawn.
     matrix_form: with ``--at``, the collapsed form's numbers (notes layout), or null.
-    full: with ``--at``, the full tensor in the layout when it has at most ``--max-entries``
-        entries, else null.
-    full_omitted: why ``full`` is null although values were given, or null.
+    full: with ``--at``, the full tensor in the layout, or null.
+    omitted: the arrays left out because they have more than ``--max-entries`` entries
+        (default 100,000 for JSON), ``{"full" | "matrix_form": reason}``; ``{}`` when none.
     check: with ``--at``, the finite-difference check ``{"method", "step", "passed",
         "max_abs_error", "tolerance", "checked", "total", "skipped"}``, else null.
 
@@ -66,7 +66,7 @@ __all__ = ["JSON_FIELDS", "SCHEMA", "render_json", "render_latex", "render_text"
 SCHEMA = "tensorderiv.derive/1"
 JSON_FIELDS = ("schema", "expression", "derivative", "wrt", "order", "shapes", "output_shape",
                "layout", "matrix_notation", "einsum", "full_shape", "axes", "core_shape",
-               "structure", "structure_note", "at", "matrix_form", "full", "full_omitted", "check")
+               "structure", "structure_note", "at", "matrix_form", "full", "omitted", "check")
 _NONE_FOUND = "(none found; einsum form below)"
 
 
@@ -150,15 +150,16 @@ def render_text(report: Report) -> str:
     if report.matrix_form is not None:
         arr = np.asarray(report.matrix_form.array)
         where = "; the notes' layout" if report.layout != "notes" else ""
+        cut = "; summarised, see --max-entries" if "matrix_form" in report.omitted else ""
         lines += [f"value, matrix form ({_shape(arr.shape)}, {report.matrix_form.structure}"
-                  f"{where}):", _numbers(arr)]
+                  f"{where}{cut}):", _numbers(arr, limit=report.max_entries)]
     else:
         lines.append(f"value, matrix form: none ({report.structure_note})")
     if report.full is not None:
         lines += [f"full tensor {report.full_shape}, {report.layout} layout:",
                   _numbers(report.full)]
-    elif report.full_omitted:
-        lines.append(f"full tensor {report.full_shape}: not shown ({report.full_omitted})")
+    elif "full" in report.omitted:
+        lines.append(f"full tensor {report.full_shape}: not shown ({report.omitted['full']})")
     if report.check is not None:
         lines.append(_check_line(report.check))
     return "\n".join(lines) + "\n"
@@ -195,7 +196,9 @@ def render_latex(report: Report) -> str:
                  for n, a in report.values.arrays.items()]
         lines += [r"\[", "  " + r",\quad ".join(parts), r"\]"]
         form = report.matrix_form
-        if form is not None:
+        if form is not None and "matrix_form" in report.omitted:
+            lines.append(f"% matrix form: not shown ({report.omitted['matrix_form']})")
+        elif form is not None:
             lines += [r"\[", f"  {d} = {_bmatrix(form.array)}", r"\]"]
             to_latex = getattr(form, "to_latex", None)
             if callable(to_latex) and form.structure != "dense":
@@ -239,8 +242,9 @@ def to_json_object(report: Report) -> dict[str, Any]:
         "structure_note": report.structure_note,
         "at": None if v is None else {"source": v.source, "seed": v.seed, "path": v.path,
                                       "drawn": v.drawn, "values": v.arrays},
-        "matrix_form": None if report.matrix_form is None else report.matrix_form.array,
-        "full": report.full, "full_omitted": report.full_omitted,
+        "matrix_form": None if report.matrix_form is None or "matrix_form" in report.omitted
+        else report.matrix_form.array,
+        "full": report.full, "omitted": dict(report.omitted),
         "check": None if c is None else {
             "method": "central differences", "step": STEP, "passed": c.passed,
             "max_abs_error": c.max_abs_error, "tolerance": c.tolerance, "checked": c.checked,

@@ -159,7 +159,8 @@ class Report:
     values: Values | None
     matrix_form: Any
     full: np.ndarray | None
-    full_omitted: str | None
+    omitted: dict[str, str]
+    max_entries: int
     check: Check | None
 
     @property
@@ -200,7 +201,9 @@ def build_report(
         derivative: the derivative.
         values: where to evaluate; ``None`` to report structure only.
         layout: the order of the full tensor's axes (``"notes"`` or ``"numerator"``).
-        max_entries: the full tensor is included when it has at most this many entries.
+        max_entries: the largest array written out: the full tensor is computed, and the
+            matrix form's numbers kept for output, only when they have at most this many
+            entries (``omitted`` says which were left out).
         progress: called with a short label as the work moves on (for a progress line).
 
     Raises:
@@ -227,13 +230,16 @@ def build_report(
             structure = describe_form(form)
         except TensorDerivError as exc:
             structure_note = str(exc)
-    full, omitted, check = None, None, None
+    full, check = None, None
+    omitted: dict[str, str] = {}
     if values is not None and ct is not None:
-        n = math.prod(ct.shape)
-        if n <= max_entries:
+        sizes = {"full": math.prod(ct.shape)}
+        if form is not None:
+            sizes["matrix_form"] = int(np.size(form.array))
+        omitted = {k: f"{n:,} entries, more than --max-entries {max_entries:,}"
+                   for k, n in sizes.items() if n > max_entries}
+        if "full" not in omitted:
             full = ct.dense(layout)
-        else:
-            omitted = f"{n:,} entries, more than {max_entries:,} (--max-entries)"
         check = _check(derivative, ct, values.arrays, say)
     return Report(
         expression=derivative.of.text, derivative=derivative.text,
@@ -244,7 +250,7 @@ def build_report(
         full_shape=tuple(a.size for a in axes), axes=axes, core_shape=core_shape,
         structure=structure, structure_note=structure_note, values=values,
         matrix_form=form if values is not None else None,
-        full=full, full_omitted=omitted, check=check)
+        full=full, omitted=omitted, max_entries=max_entries, check=check)
 
 
 def _in_domain(derivative: Derivative, arrays: Mapping[str, np.ndarray]) -> None:

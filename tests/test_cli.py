@@ -131,8 +131,10 @@ def test_without_at_reports_structure_but_no_numbers(capsys):
 
 def test_big_full_tensor_is_left_out(capsys):
     r = run_json(capsys, *QUAD, "--order", "2", "--at", "0", "--max-entries", "4")
-    assert r["full"] is None and "9 entries" in r["full_omitted"]
-    assert r["matrix_form"] is not None
+    assert r["full"] is None and r["matrix_form"] is None
+    assert set(r["omitted"]) == {"full", "matrix_form"} and "9 entries" in r["omitted"]["full"]
+    r = run_json(capsys, *QUAD, "--order", "2", "--at", "0")
+    assert r["omitted"] == {} and len(r["full"]) == 3
 
 
 def test_latex_format(capsys):
