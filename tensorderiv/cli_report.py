@@ -213,15 +213,14 @@ def build_report(
     structure_note = None
     at = values if values is not None else _structure_values(derivative)
     ct: CTensor | None = None
-    if at is not None:
-        say("evaluating")
-        try:
-            _in_domain(derivative, at.arrays)
-            ct = derivative.evaluate(at.arrays)
-        except DomainError as exc:
-            if values is not None:
-                raise
-            structure_note = f"not evaluated at random values: {exc}"
+    say("evaluating")
+    try:
+        _in_domain(derivative, at.arrays)
+        ct = derivative.evaluate(at.arrays)
+    except DomainError as exc:
+        if values is not None:
+            raise
+        structure_note = f"not evaluated at random values: {exc}"
     axes, core_shape = _axes(derivative, ct, layout)
     form, structure = None, None
     if ct is not None:
@@ -262,7 +261,7 @@ def _in_domain(derivative: Derivative, arrays: Mapping[str, np.ndarray]) -> None
     program.run({k: arrays[k] for k in program.needed})
 
 
-def _structure_values(derivative: Derivative) -> Values | None:
+def _structure_values(derivative: Derivative) -> Values:
     v = seed_values(derivative.of, 0)
     for name, shape in derivative.variables_allowed.items():  # a wrt not in the expression
         v.arrays.setdefault(name, np.zeros(shape))
