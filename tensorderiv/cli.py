@@ -49,7 +49,7 @@ from .cli_render import render_json, render_latex, render_text
 from .cli_report import build_report
 from .cli_values import load_values, parse_shape, seed_values
 from .derivative import derive
-from .errors import ParseError, ShapeError, TensorDerivError, ValuesError
+from .errors import DomainError, ParseError, ShapeError, TensorDerivError, ValuesError
 
 __all__ = ["PROGRESS_DELAY", "Progress", "build_parser", "main"]
 
@@ -191,10 +191,16 @@ def _run_derive(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             values = seed_values(derivative.of, int(at))
         else:
             values = load_values(args.at, derivative.variables_allowed)
-    with Progress(err) as progress:
-        report = build_report(derivative, values, layout=args.layout,
-                              max_entries=args.max_entries or _MAX_ENTRIES[args.format],
-                              progress=progress)
+    try:
+        with Progress(err) as progress:
+            report = build_report(derivative, values, layout=args.layout,
+                                  max_entries=args.max_entries or _MAX_ENTRIES[args.format],
+                                  progress=progress)
+    except DomainError as exc:
+        if values is None or values.source != "seed":
+            raise
+        raise DomainError(f"{exc} (at the values drawn from seed {values.seed}; give values "
+                          "that fit with --at FILE.npz)") from None
     out.write(_RENDER[args.format](report))
     return 1 if report.check is not None and report.check.passed is False else 0
 

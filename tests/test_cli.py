@@ -255,6 +255,15 @@ def test_domain_error_at_given_values(capsys, tmp_path):
     assert status == 2 and "log of a non-positive entry" in err and len(err.splitlines()) == 1
 
 
+def test_seeded_values_outside_the_domain_say_what_to_do(capsys):
+    status, out, err = run(capsys, "derive", "sum(log(1 - x))", "--wrt", "x", "--shape", "x=3",
+                           "--at", "0")
+    assert status == 2 and out == "" and len(err.splitlines()) == 1
+    assert "log of a non-positive entry" in err and "--at FILE.npz" in err
+    status, out, _ = run(capsys, "derive", "sum(log(1 - x))", "--wrt", "x", "--shape", "x=3")
+    assert status == 0 and "not evaluated at random values" in out    # structure only: no error
+
+
 @pytest.mark.parametrize(("make", "message"), [
     (lambda p: None, "no such file"),
     (lambda p: p.write_text("not a zip"), "not a .npz file"),
