@@ -140,9 +140,9 @@ class _Reader:
         if isinstance(node, ast.Call):
             return self.call(node, depth)
         what = _DESCRIBE.get(type(node), type(node).__name__)
-        raise self.fail(f"{what} are not part of the expression language"
-                        if what.endswith("s") else f"{what} is not part of the expression "
-                        "language", node)
+        plural = what.split(" (")[0].endswith("s") and what != "await"
+        raise self.fail(f"{what} {'are' if plural else 'is'} not part of the expression language",
+                        node)
 
     def name(self, node: ast.Name) -> E.Expr:
         name = node.id
