@@ -52,15 +52,8 @@ import numpy as np
 from .axes import Axis
 from .ctensor import CTensor, register_matrix_form
 from .errors import ShapeError, StructureError
-from .matrixform import (
-    RULES,
-    STRUCTURES,
-    MatrixForm,
-    axis_name,
-    groups,
-    shape_note,
-    slot_order,
-)
+from .layouts import axis_name, groups, shape_note, slot_order
+from .matrixform import RULES, STRUCTURES, MatrixForm
 from .structure import Structure, find_structure
 
 __all__ = ["RULES", "STRUCTURES", "MatrixForm", "chain", "reduce", "reduce_ctensor", "to_layout"]

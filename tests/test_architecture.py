@@ -15,7 +15,7 @@ LAYERS = [
     {"errors", "options", "axes", "optional"},
     {"ctensor"},
     {"contract"},
-    {"structure"},
+    {"structure", "layouts"},
     {"matrixform", "latex"},
     {"reduce"},
     {"nodes"},
