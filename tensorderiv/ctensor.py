@@ -34,7 +34,6 @@ from collections.abc import Hashable, Sequence
 from typing import Any, Literal
 
 import numpy as np
-import opt_einsum as oe
 
 from .axes import Axis, canonical_order
 from .errors import DenseLimitError, LabelError, ShapeError
@@ -300,8 +299,8 @@ def register_matrix_form(reducer: Any) -> None:
 def expand_core(core: Any, axis_map: Sequence[int | None], sizes: Sequence[int]) -> Any:
     """Materialise a compact core into the full axes ``axis_map`` describes, in that order.
 
-    Each core axis read by several full axes is embedded on their diagonal (zeros elsewhere); a
-    full axis that reads no core axis is broadcast.
+    Each core axis read by several full axes is placed on their diagonal (exact zeros elsewhere,
+    even beside an infinite entry); a full axis that reads no core axis is broadcast.
 
     Example:
         >>> import numpy as np
@@ -309,31 +308,32 @@ def expand_core(core: Any, axis_map: Sequence[int | None], sizes: Sequence[int])
         array([[1., 0.],
                [0., 2.]])
     """
-    operands: list[Any] = [core]
-    core_syms = [oe.get_symbol(c) for c in range(core.ndim)]
-    terms = ["".join(core_syms)]
-    out = []
-    used: set[int] = set()
-    nxt = core.ndim + len(axis_map)
-    for c, n in zip(axis_map, sizes, strict=True):
-        if c is None:
-            continue
-        if c >= core.ndim and c not in used:  # an implicit axis of ones
-            operands.append(np.ones(n, dtype=core.dtype))
-            terms.append(oe.get_symbol(c))
-        if c in used:
-            sym = oe.get_symbol(nxt)
-            nxt += 1
-            operands.append(np.eye(n, dtype=core.dtype))
-            terms.append(oe.get_symbol(c) + sym)
-            out.append(sym)
-        else:
-            used.add(c)
-            out.append(oe.get_symbol(c))
-    eq = ",".join(terms) + "->" + "".join(out)
-    arr = core if (len(operands) == 1 and "".join(out) == terms[0]) else oe.contract(eq, *operands)
-    shape = [n if c is not None else 1 for c, n in zip(axis_map, sizes, strict=True)]
+    # the distinct sources, in the order the full axes first read them
+    sources: list[int] = []
+    for c in axis_map:
+        if c is not None and c not in sources:
+            sources.append(c)
+    size_of = {c: n for c, n in zip(axis_map, sizes, strict=True) if c is not None}
+    # the core laid out over the sources (implicit axes of ones broadcast in)
+    real = [c for c in sources if c < core.ndim]
+    if sorted(real) != list(range(core.ndim)):
+        raise ShapeError(f"axis map {list(axis_map)} does not read every axis of a core of "
+                         f"shape {tuple(core.shape)}")
+    arr = core.transpose(real) if real else core
+    shape = [size_of[c] if c < core.ndim else 1 for c in sources]
     arr = arr.reshape(shape)
+    arr = np.broadcast_to(arr, [size_of[c] for c in sources])
+    full_kept = [c for c in axis_map if c is not None]
+    if len(full_kept) == len(sources):  # no deltas: a transpose and broadcasts
+        order = [sources.index(c) for c in full_kept]
+        arr = np.transpose(arr, order) if order != list(range(len(order))) else arr
+    else:  # deltas: place the values on the diagonals of a zero array
+        out = np.zeros([size_of[c] for c in full_kept], dtype=core.dtype)
+        grids = np.ix_(*[np.arange(size_of[c]) for c in sources]) if sources else ()
+        out[tuple(grids[sources.index(c)] for c in full_kept)] = arr
+        arr = out
+    shape_full = [n if c is not None else 1 for c, n in zip(axis_map, sizes, strict=True)]
+    arr = arr.reshape(shape_full)
     if any(c is None for c in axis_map):
         arr = np.broadcast_to(arr, tuple(sizes))
     return arr

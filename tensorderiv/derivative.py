@@ -51,7 +51,7 @@ class Derivative(Expr):
 
     def __init__(self, node: Any, of: Expr, wrt: tuple[tuple[str, tuple[int, ...]], ...],
                  allowed: Mapping[str, tuple[int, ...]]) -> None:
-        super().__init__(node, _notation(of, wrt))
+        super().__init__(node, _notation(of, wrt), declared=allowed)
         self.of = of
         self.wrt = wrt
         self.variables_allowed = dict(allowed)
@@ -166,11 +166,13 @@ def derive(
         base, chain, allowed = expr.of, expr.wrt, dict(expr.variables_allowed)
     else:
         base, chain = expr, ()
-        allowed = {n: s for n, s in _free(expr).items()}
+        allowed = dict(expr.declared)
     variables = dict(allowed)
     targets = list(wrt) if isinstance(wrt, tuple | list) else [wrt] * order
     if isinstance(wrt, tuple | list) and order != 1:
         raise ValueError("give either a tuple wrt (a mixed derivative) or order, not both")
+    if not targets:
+        raise ValueError("wrt is empty; name at least one variable to differentiate against")
     node = expr.node
     for w in reversed(targets):  # the last named is differentiated first
         x = _resolve(base, w, variables)
@@ -181,17 +183,3 @@ def derive(
         node = derivative(node, x)
         chain = ((x.name, x.shape), *chain)
     return Derivative(node, base, chain, allowed)
-
-
-def _free(expr: Expr) -> dict[str, tuple[int, ...]]:
-    out: dict[str, tuple[int, ...]] = {}
-    stack, seen = [expr.node], set()
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        if isinstance(n, Var):
-            out[n.name] = n.shape
-        stack.extend(n.children())
-    return out

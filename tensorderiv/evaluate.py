@@ -122,12 +122,26 @@ def _apply(n: Apply, arg: CTensor) -> CTensor:
         problem = f.domain(values, n.params)
         if problem:
             raise DomainError(problem)
-    with np.errstate(over="ignore", under="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         out = f.kernel(values, n.params)
-    out = np.asarray(out, dtype=values.dtype) if isinstance(values, np.ndarray) else out
+    if isinstance(values, np.ndarray):
+        out = np.asarray(out, dtype=values.dtype)
+        bad = ~np.isfinite(out)
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            seen = f"; the input there is {float(values[at])!r}" if f.elementwise else ""
+            raise DomainError(f"{n.fn} overflowed: its result is {float(out[at])!r} at index "
+                              f"{at}{seen}; {values.dtype} cannot hold it (rescale the inputs)")
     if f.elementwise:
         return CTensor(out, arg.axes, arg.axis_map)
     return CTensor(out, _positional(n.shape))
+
+
+def _finite(ct: CTensor, what: str) -> None:
+    core = ct.core
+    if isinstance(core, np.ndarray) and not np.all(np.isfinite(core)):
+        raise DomainError(f"{what} overflowed to {float(core[~np.isfinite(core)][0])!r}; "
+                          f"{core.dtype} cannot hold the result (rescale the inputs)")
 
 
 class Program:
@@ -169,8 +183,10 @@ class Program:
                     plan = plan_contraction(ops, n.out, _positional(n.shape), coefficient=n.coef)
                     self.plans[n] = plan
                 cache[n] = plan.run([t.core for t, _ in ops], backend=backend)
+                _finite(cache[n], "a product (einsum) of finite values")
             elif isinstance(n, Sum):
                 cache[n] = linear_combination([(c, cache[t]) for c, t in n.terms])
+                _finite(cache[n], "a sum of finite values")
             elif isinstance(n, Apply):
                 cache[n] = _apply(n, cache[n.arg])
             else:  # pragma: no cover - the node set is closed
@@ -191,13 +207,8 @@ def evaluate(expr: Expr, values: Mapping[str, Any]) -> CTensor:
         >>> td.evaluate(td.sum(x ** 2), {"x": np.array([1.0, 2.0])}).dense()
         array(5.)
     """
-    prog = Program(expr.node, {v: s for v, s in _variables(expr.node).items()},
-                   f"'{expr.text}'")
+    prog = Program(expr.node, expr.declared, f"'{expr.text}'")
     ct = prog.run(values)
     name = expr.text if isinstance(expr.node, Var) else "f"
     axes = [Axis((name, 0, p), n, "of", name, p) for p, n in enumerate(expr.shape)]
     return ct.with_axes(axes)
-
-
-def _variables(node: Node) -> dict[str, tuple[int, ...]]:
-    return {n.name: n.shape for n in _order(node) if isinstance(n, Var)}

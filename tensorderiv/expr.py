@@ -21,10 +21,10 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import ShapeError
+from .errors import DomainError, ShapeError
 from .functions import FUNCTIONS, apply, softmax_last
 from .nodes import Einsum, Node, Var
 from .simplify import add, constant, einsum, scale
@@ -72,13 +72,17 @@ class Expr:
         text: how a person writes it, e.g. ``"tanh(W.T @ x)"``.
     """
 
-    __slots__ = ("_prec", "node", "text")
+    __slots__ = ("_prec", "declared", "node", "text")
     __array_priority__ = 1000  # numpy scalars defer to our operators
 
-    def __init__(self, node: Node, text: str, prec: int = _ATOM) -> None:
+    def __init__(self, node: Node, text: str, prec: int = _ATOM,
+                 declared: Mapping[str, tuple[int, ...]] | None = None) -> None:
         self.node = node
         self.text = text
         self._prec = prec
+        # the variables as written, even those that cancel out of the node (x - x)
+        self.declared: dict[str, tuple[int, ...]] = (
+            dict(declared) if declared is not None else _node_vars(node))
 
     # ------------------------------------------------------------ description
     @property
@@ -93,8 +97,8 @@ class Expr:
 
     @property
     def variables(self) -> tuple[str, ...]:
-        """The names of the variables it depends on, sorted."""
-        return tuple(sorted(self.node.vars))
+        """The names of the variables it is written with, sorted (``x - x`` still has ``x``)."""
+        return tuple(sorted(self.declared))
 
     def __repr__(self) -> str:
         return f"Expr({self.text!r}, shape={self.shape})"
@@ -146,7 +150,7 @@ class Expr:
         return matmul(as_expr(other), self)
 
     def __neg__(self) -> Expr:
-        return Expr(scale(-1.0, self.node), f"-{self._wrap(_UNARY)}", _UNARY)
+        return Expr(scale(-1.0, self.node), f"-{self._wrap(_UNARY)}", _UNARY, self.declared)
 
     def __pos__(self) -> Expr:
         return self
@@ -155,7 +159,8 @@ class Expr:
     def T(self) -> Expr:
         """The axes reversed (numpy's ``.T``)."""
         r = tuple(range(self.ndim))
-        return Expr(einsum(1.0, [(self.node, r)], r[::-1]), f"{self._wrap(_ATOM)}.T")
+        return Expr(einsum(1.0, [(self.node, r)], r[::-1]), f"{self._wrap(_ATOM)}.T", _ATOM,
+                    self.declared)
 
 
 def var(name: str, shape: Sequence[int] = ()) -> Expr:
@@ -180,14 +185,44 @@ def var(name: str, shape: Sequence[int] = ()) -> Expr:
     return Expr(Var.make(name, shape), name)
 
 
+def _node_vars(node: Node) -> dict[str, tuple[int, ...]]:
+    """The variables a node reads, with their shapes."""
+    out: dict[str, tuple[int, ...]] = {}
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if isinstance(n, Var):
+            out[n.name] = n.shape
+        stack.extend(n.children())
+    return out
+
+
+def _merged(*exprs: Expr) -> dict[str, tuple[int, ...]]:
+    """The variables of several operands; one name with two shapes is a ShapeError."""
+    out: dict[str, tuple[int, ...]] = {}
+    for e in exprs:
+        for name, shape in e.declared.items():
+            if out.setdefault(name, shape) != shape:
+                raise ShapeError(f"variable {name!r} is used with two shapes, {out[name]} and "
+                                 f"{shape}; one name must keep one shape")
+    return out
+
+
 def as_expr(value: Any) -> Expr:
     """An :class:`Expr` from an expression or a real number literal."""
     if isinstance(value, Expr):
         return value
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:
+            v = math.inf
         if not math.isfinite(v):
-            raise ValueError(f"literal {value!r} is not finite")
+            shown = str(value) if len(str(value)) <= 20 else f"{str(value)[:17]}..."
+            raise DomainError(f"literal {shown} is not a finite float64 number")
         text = repr(int(v)) if v.is_integer() and -1e15 < v < 1e15 else repr(v)
         return Expr(constant(v), text, _ATOM if v >= 0 else _UNARY)
     raise TypeError(f"cannot use {type(value).__name__} {value!r} in an expression; "
@@ -252,30 +287,30 @@ def _elementwise(op: str, a: Expr, b: Expr) -> Expr:
     else:  # "/"
         lit = _literal(b)
         if lit == 0.0:
-            raise ZeroDivisionError(f"{text}: division by the literal 0")
+            raise DomainError(f"{text}: division by the literal 0")
         recip = constant(1.0 / lit) if lit is not None else apply("pow", b.node, (-1.0,))
         fresh = [len(target)]
         node = einsum(1.0, [_aligned(a.node, target, fresh), _aligned(recip, target, fresh)],
                       tuple(range(len(target))), dict(enumerate(target)))
-    return Expr(node, text, prec)
+    return Expr(node, text, prec, _merged(a, b))
 
 
 def _power(a: Expr, b: Expr) -> Expr:
     text = f"{a._wrap(_POW + 1)} ** {b._wrap(_POW)}"
     p = _literal(b)
     if p is not None:
-        return Expr(apply("pow", a.node, (p,)), text, _POW)
+        return Expr(apply("pow", a.node, (p,)), text, _POW, _merged(a, b))
     base = _literal(a)
     if base is not None:
         if base <= 0:
             raise ValueError(f"{text}: a literal base must be positive, got {base:g}")
-        return Expr(apply("exp", scale(math.log(base), b.node)), text, _POW)
+        return Expr(apply("exp", scale(math.log(base), b.node)), text, _POW, _merged(a, b))
     target = broadcast_shape(a, b, "**")
     fresh = [len(target)]
     prod = einsum(1.0, [_aligned(b.node, target, fresh),
                         _aligned(apply("log", a.node), target, fresh)],
                   tuple(range(len(target))), dict(enumerate(target)))
-    return Expr(apply("exp", prod), text, _POW)
+    return Expr(apply("exp", prod), text, _POW, _merged(a, b))
 
 
 def matmul(a: Expr, b: Expr) -> Expr:
@@ -292,7 +327,7 @@ def matmul(a: Expr, b: Expr) -> Expr:
         ia = (0, 1) if a.ndim == 2 else (1,)
         ib = (1, 2) if b.ndim == 2 else (1,)
         out = tuple(i for i in (0, 2) if (i == 0 and a.ndim == 2) or (i == 2 and b.ndim == 2))
-        return Expr(einsum(1.0, [(a.node, ia), (b.node, ib)], out), text, _MUL)
+        return Expr(einsum(1.0, [(a.node, ia), (b.node, ib)], out), text, _MUL, _merged(a, b))
     # batches: broadcast the leading axes, contract the last of a with the second-last of b
     if a.ndim == 1 or b.ndim == 1:
         raise ShapeError(f"{text}: mixing a vector with a batch of matrices (shapes {a.shape} "
@@ -307,14 +342,14 @@ def matmul(a: Expr, b: Expr) -> Expr:
     tb = _aligned(b.node, (*batch, kb, b.shape[-1]), fresh)
     ta = (ta[0], (*ta[1][:-2], i, j))
     tb = (tb[0], (*tb[1][:-2], j, k))
-    return Expr(einsum(1.0, [ta, tb], (*range(r), i, k)), text, _MUL)
+    return Expr(einsum(1.0, [ta, tb], (*range(r), i, k)), text, _MUL, _merged(a, b))
 
 
 # ------------------------------------------------------------------ the vocabulary
 def _unary(name: str) -> Any:
     def f(x: Any) -> Expr:
         x = as_expr(x)
-        return Expr(apply(name, x.node), f"{name}({x.text})")
+        return Expr(apply(name, x.node), f"{name}({x.text})", _ATOM, x.declared)
 
     f.__name__ = name
     f.__qualname__ = name
@@ -355,7 +390,7 @@ def sum(x: Any, axis: int | None = None) -> Expr:
     r = tuple(range(x.ndim))
     out = () if ax is None else tuple(i for i in r if i != ax)
     text = f"sum({x.text})" if ax is None else f"sum({x.text}, axis={axis})"
-    return Expr(einsum(1.0, [(x.node, r)], out), text)
+    return Expr(einsum(1.0, [(x.node, r)], out), text, _ATOM, x.declared)
 
 
 def mean(x: Any, axis: int | None = None) -> Expr:
@@ -365,7 +400,7 @@ def mean(x: Any, axis: int | None = None) -> Expr:
     n = math.prod(x.shape) if ax is None else x.shape[ax]
     s = sum(x, axis)
     text = f"mean({x.text})" if ax is None else f"mean({x.text}, axis={axis})"
-    return Expr(scale(1.0 / n, s.node), text)
+    return Expr(scale(1.0 / n, s.node), text, _ATOM, x.declared)
 
 
 def _square(x: Expr, fname: str) -> None:
@@ -377,16 +412,17 @@ def trace(x: Any) -> Expr:
     """The trace of a square matrix."""
     x = as_expr(x)
     _square(x, "trace")
-    return Expr(einsum(1.0, [(x.node, (0, 0))], ()), f"trace({x.text})")
+    return Expr(einsum(1.0, [(x.node, (0, 0))], ()), f"trace({x.text})", _ATOM, x.declared)
 
 
 def _matrix_fn(name: str) -> Any:
     def f(x: Any) -> Expr:
         x = as_expr(x)
         _square(x, name)
-        return Expr(apply(name, x.node), f"{name}({x.text})")
+        return Expr(apply(name, x.node), f"{name}({x.text})", _ATOM, x.declared)
 
     f.__name__ = name
+    f.__qualname__ = name
     f.__doc__ = {"det": "The determinant of a square matrix.",
                  "logdet": "log |det X| of a square matrix.",
                  "inv": "The inverse of a square matrix."}[name]
@@ -402,10 +438,10 @@ def diag(x: Any) -> Expr:
     """NumPy's ``diag``: a vector becomes a diagonal matrix, a square matrix its diagonal."""
     x = as_expr(x)
     if x.ndim == 1:
-        return Expr(einsum(1.0, [(x.node, (0,))], (0, 0)), f"diag({x.text})")
+        return Expr(einsum(1.0, [(x.node, (0,))], (0, 0)), f"diag({x.text})", _ATOM, x.declared)
     if x.ndim == 2:
         _square(x, "diag")
-        return Expr(einsum(1.0, [(x.node, (0, 0))], (0,)), f"diag({x.text})")
+        return Expr(einsum(1.0, [(x.node, (0, 0))], (0,)), f"diag({x.text})", _ATOM, x.declared)
     raise ShapeError(f"diag({x.text}): needs a vector or a square matrix, got shape {x.shape}")
 
 
@@ -416,7 +452,7 @@ def outer(a: Any, b: Any) -> Expr:
         raise ShapeError(f"outer({a.text}, {b.text}): needs two vectors, got shapes {a.shape} "
                          f"and {b.shape}")
     return Expr(einsum(1.0, [(a.node, (0,)), (b.node, (1,))], (0, 1)),
-                f"outer({a.text}, {b.text})")
+                f"outer({a.text}, {b.text})", _ATOM, _merged(a, b))
 
 
 def dot(a: Any, b: Any) -> Expr:
@@ -429,7 +465,7 @@ def dot(a: Any, b: Any) -> Expr:
             raise ShapeError(f"dot({a.text}, {b.text}): arrays of rank > 2 are not supported; "
                              "use einsum")
         e = matmul(a, b)
-    return Expr(e.node, f"dot({a.text}, {b.text})")
+    return Expr(e.node, f"dot({a.text}, {b.text})", _ATOM, e.declared)
 
 
 def norm(x: Any) -> Expr:
@@ -437,7 +473,7 @@ def norm(x: Any) -> Expr:
     x = as_expr(x)
     r = tuple(range(x.ndim))
     ss = einsum(1.0, [(x.node, r), (x.node, r)], ())
-    return Expr(apply("sqrt", ss), f"norm({x.text})")
+    return Expr(apply("sqrt", ss), f"norm({x.text})", _ATOM, x.declared)
 
 
 def softmax(x: Any, axis: int = -1) -> Expr:
@@ -447,13 +483,13 @@ def softmax(x: Any, axis: int = -1) -> Expr:
         raise ShapeError(f"softmax({x.text}): needs at least one axis, got a scalar")
     if _axis(x, axis, "softmax") != x.ndim - 1:
         raise ValueError(f"softmax({x.text}, axis={axis}): only the last axis is supported")
-    return Expr(softmax_last(x.node), f"softmax({x.text})")
+    return Expr(softmax_last(x.node), f"softmax({x.text})", _ATOM, x.declared)
 
 
 def logsumexp(x: Any) -> Expr:
     """``log Σ exp(xᵢ)`` over all entries, computed stably."""
     x = as_expr(x)
-    return Expr(apply("lse", x.node), f"logsumexp({x.text})")
+    return Expr(apply("lse", x.node), f"logsumexp({x.text})", _ATOM, x.declared)
 
 
 def einsum_(subscripts: str, *operands: Any) -> Expr:
@@ -497,7 +533,7 @@ def einsum_(subscripts: str, *operands: Any) -> Expr:
     node = einsum(1.0, [(o.node, tuple(code[c] for c in s)) for s, o in zip(ins, ops,
                                                                             strict=True)],
                   tuple(code[c] for c in rhs))
-    return Expr(node, text)
+    return Expr(node, text, _ATOM, _merged(*ops))
 
 
 _VOCABULARY_NAMES = frozenset({

@@ -116,7 +116,11 @@ class _Reader:
             if op is None:
                 raise self.fail(f"operator {type(node.op).__name__} is not supported; use "
                                 "+ - * / ** @", node)
-            return op(self.read(node.left, depth + 1), self.read(node.right, depth + 1))
+            left, right = self.read(node.left, depth + 1), self.read(node.right, depth + 1)
+            try:
+                return op(left, right)
+            except (TypeError, ArithmeticError) as exc:  # e.g. a float overflow in a literal
+                raise self.fail(f"{type(exc).__name__}: {exc}", node) from None
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
                 return -self.read(node.operand, depth + 1)

@@ -23,8 +23,10 @@ Example:
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
+from .errors import DomainError
 from .nodes import Einsum, Node, Sum
 
 __all__ = ["add", "constant", "einsum", "identity", "is_zero", "scale", "zero"]
@@ -114,6 +116,9 @@ def einsum(
             flat.extend((cn, tuple(m[c] for c in cidx)) for cn, cidx in node.terms)
         else:
             flat.append((node, idx))
+    if not math.isfinite(coef):
+        raise DomainError(f"a constant factor overflowed to {coef} (float64 holds up to "
+                          "about 1.8e308); rescale the literals")
     flat = [(n, tuple(uf.find(i) for i in idx)) for n, idx in flat]
     out = tuple(uf.find(i) for i in out)
     # a summed index on no term and not in the output: the summand is constant along it
@@ -153,6 +158,9 @@ def add(terms: Sequence[tuple[float, Node]]) -> Node:
             raise ValueError(f"cannot add shapes {shape} and {n.shape}")
         put(float(c), n)
     items = [(c, n) for n, c in acc.items() if c != 0.0]
+    if any(not math.isfinite(c) for c, _ in items):
+        raise DomainError("a constant coefficient overflowed (float64 holds up to about "
+                          "1.8e308); rescale the literals")
     if not items:
         return zero(shape)
     if len(items) == 1:

@@ -309,3 +309,50 @@ def test_singular_matrix_is_a_domain_error(fn):
     # the derivative needs X⁻¹, whose evaluation says so
     with pytest.raises(td.DomainError, match=r"of a singular matrix .* need an invertible"):
         td.derive(text, "X", shapes={"X": (2, 2)}).evaluate({"X": S})
+
+
+# ---------------------------------------------------------------- regressions from review
+
+
+def test_variables_that_cancel_out_are_still_variables():
+    # x − x has derivative 0 (not "x is not a variable"); values for x are accepted
+    d = td.derive("x - x", "x", shapes={"x": (3,)})
+    np.testing.assert_array_equal(d.evaluate({"x": np.ones(3)}).dense(), np.zeros((3, 3)))
+    assert td.derive("log(exp(x)) - x", "x", shapes={"x": (3,)}).evaluate(
+        {"x": np.ones(3)}).shape == (3, 3)
+    e = td.parse("y + 0 * x", {"x": (2,), "y": (2,)})
+    assert e.variables == ("x", "y")
+    np.testing.assert_array_equal(td.evaluate(e, {"x": np.ones(2), "y": np.full(2, 3.0)})
+                                  .dense(), [3.0, 3.0])
+
+
+def test_one_name_two_shapes_is_refused_when_built():
+    x3, x2 = td.var("x", (3,)), td.var("x", (2,))
+    with pytest.raises(td.ShapeError, match=r"variable 'x' is used with two shapes, \(3,\) and "
+                                            r"\(2,\)"):
+        td.sum(x3) + td.sum(x2)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("x / 0", "division by the literal 0"),
+    ("x * 1" + "0" * 400, "is not a finite float64 number"),
+    ("x * (1e308 * 10)", "overflowed"),
+])
+def test_arithmetic_trouble_in_literals_is_a_clear_error(text, message):
+    with pytest.raises(td.DomainError, match=message):
+        td.parse(text, {"x": (2,)})
+
+
+def test_overflow_during_evaluation_is_an_error_not_inf():
+    d = td.derive("sum(exp(x))", "x", shapes={"x": (2,)}, order=2)
+    with pytest.raises(td.DomainError, match=r"exp overflowed: its result is inf at index "
+                                             r"\(0,\); the input there is 800\.0"):
+        d.evaluate({"x": np.array([800.0, 1.0])})
+    with pytest.raises(td.DomainError, match="overflowed"):
+        td.evaluate(td.parse("x * x", {"x": (2,)}), {"x": np.array([1e200, 1.0])})
+
+
+def test_dense_places_infinite_values_without_nan_off_the_diagonal():
+    ct = td.CTensor(np.array([np.inf, 1.0]), [td.Axis("i", 2), td.Axis("j", 2)],
+                    axis_map=(0, 0))
+    np.testing.assert_array_equal(ct.dense(), [[np.inf, 0.0], [0.0, 1.0]])
