@@ -186,14 +186,19 @@ def _nonnegative_sqrt(x: Any, _p: tuple[Any, ...]) -> str | None:
 def _pow_domain(x: Any, p: tuple[Any, ...]) -> str | None:
     e = p[0]
     if float(e).is_integer():
-        if e < 0 and np.any(x == 0):
-            return f"x ** {e:g} at a zero entry (division by zero); needs x != 0"
+        bad, why = (x == 0, "division by zero; needs x != 0") if e < 0 else (None, "")
+    elif e < 0:
+        bad, why = x <= 0, "a negative fractional power needs x > 0"
+    else:
+        bad, why = x < 0, "a fractional power needs x >= 0"
+    if bad is None or not np.any(bad):
         return None
-    if e < 0 and np.any(x <= 0):
-        return f"x ** {e:g} of a non-positive entry; a negative fractional power needs x > 0"
-    if np.any(x < 0):
-        return f"x ** {e:g} of a negative entry; a fractional power needs x >= 0"
-    return None
+    at = tuple(int(i) for i in np.argwhere(np.asarray(bad))[0])
+    where = f"{float(x[at])!r} at index {at}"
+    if len(p) > 1:  # made by a derivative rule: say which function's derivative
+        return (f"the derivative of {p[1]} is not finite here: it needs x ** {e:g} of "
+                f"{where} ({why})")
+    return f"x ** {e:g} of {where}: {why}"
 
 
 def _square_matrix(name: str) -> Callable[[tuple[int, ...]], tuple[int, ...]]:
@@ -221,22 +226,25 @@ def _k(f: Callable[[Any], Any]) -> Kernel:
 
 
 _e("exp", _k(np.exp), lambda a, y, p: y)
-_e("log", _k(np.log), lambda a, y, p: apply("pow", a, (-1.0,)), domain=_positive("log"))
+_e("log", _k(np.log), lambda a, y, p: apply("pow", a, (-1.0, "log")), domain=_positive("log"))
 _e("sin", _k(np.sin), lambda a, y, p: apply("cos", a), zero_preserving=True)
 _e("cos", _k(np.cos), lambda a, y, p: scale(-1.0, apply("sin", a)))
 _e("tanh", _k(np.tanh), lambda a, y, p: _affine(1.0, -1.0, apply("square", y)),
    zero_preserving=True)
-_e("sigmoid", _sigmoid, lambda a, y, p: mul(y, _affine(1.0, -1.0, y)))
+# σ′ = σ(a)σ(−a) rather than σ(1 − σ): no cancellation, accurate for large a
+_e("sigmoid", _sigmoid, lambda a, y, p: mul(y, apply("sigmoid", scale(-1.0, a))))
 _e("relu", _k(lambda x: np.maximum(x, 0)), lambda a, y, p: apply("step", a),
    zero_preserving=True)
 _e("step", _step, lambda a, y, p: zero(a.shape), zero_preserving=True)
 _e("sign", _k(np.sign), lambda a, y, p: zero(a.shape), zero_preserving=True)
 _e("softplus", _softplus, lambda a, y, p: apply("sigmoid", a))
-_e("sqrt", _k(np.sqrt), lambda a, y, p: scale(0.5, apply("pow", y, (-1.0,))),
+_e("sqrt", _k(np.sqrt), lambda a, y, p: scale(0.5, apply("pow", y, (-1.0, "sqrt"))),
    domain=_nonnegative_sqrt, zero_preserving=True)
 _e("square", _k(np.square), lambda a, y, p: scale(2.0, a), zero_preserving=True)
 _e("abs", _k(np.abs), lambda a, y, p: apply("sign", a), zero_preserving=True)
-_e("pow", _pow, lambda a, y, p: scale(p[0], apply("pow", a, (p[0] - 1.0,))), domain=_pow_domain)
+_e("pow", _pow,
+   lambda a, y, p: scale(p[0], apply("pow", a, (p[0] - 1.0, f"x ** {p[0]:g}"))),
+   domain=_pow_domain)
 
 
 def _det_rule(node: Apply) -> Node:  # ∂det X/∂Xᵢⱼ = det(X) (X⁻¹)ⱼᵢ

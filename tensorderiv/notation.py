@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import string
 
+import opt_einsum as oe
+
 from .derivative import Derivative
 from .expr import Expr
 from .nodes import Apply, Einsum, Node, Sum, Var
@@ -23,6 +25,11 @@ from .nodes import Apply, Einsum, Node, Sum, Var
 __all__ = ["NoMatrixFormError", "einsum_notation", "matrix_notation"]
 
 _LETTERS = string.ascii_lowercase + string.ascii_uppercase
+
+
+def _letter(i: int) -> str:
+    """Index i as a subscript letter: a–z, A–Z, then opt_einsum's unicode symbols (no limit)."""
+    return _LETTERS[i] if i < len(_LETTERS) else oe.get_symbol(i)
 
 
 def _num(c: float) -> str:
@@ -66,13 +73,13 @@ def _einsum(node: Einsum) -> str:
             return _num(node.coef)
         if len(set(node.out)) == len(node.out):  # a fill: numpy broadcasting writes it as a scalar
             return _num(node.coef)
-    letters = {i: _LETTERS[i % len(_LETTERS)] for i in range(len(node.sizes))}
+    letters = {i: _letter(i) for i in range(len(node.sizes))}
     subs = [("".join(letters[i] for i in idx), einsum_notation(t)) for t, idx in node.terms]
     out, deltas, used = [], [], set()
     extra = len(node.sizes)
     for i in node.out:
         if i in used:  # a delta between output axes: a fresh letter and a δ factor
-            new = _LETTERS[extra % len(_LETTERS)]
+            new = _letter(extra)
             extra += 1
             deltas.append(f"δ({letters[i]},{new})")
             out.append(new)

@@ -177,6 +177,18 @@ def test_stable_at_extreme_inputs(big):
                                rtol=1e-12)
 
 
+def test_sigmoid_derivatives_keep_relative_accuracy_in_the_tails():
+    # σ′(x) = e^{−|x|}/(1 + e^{−|x|})², computed here without cancellation
+    v = np.array([30.0, 40.0, -40.0, 700.0])
+    e = np.exp(-np.abs(v))
+    want = e / (1 + e) ** 2
+    x = td.var("x", (4,))
+    for f in (td.sum(td.sigmoid(x)), td.derive(td.sum(td.softplus(x)), x)):
+        got = td.derive(f, x).evaluate({"x": v}).dense()
+        got = got if got.ndim == 1 else np.diag(got)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_relu_and_abs_derivatives_at_zero_are_zero():
     x = td.var("x", (3,))
     v = np.array([-1.0, 0.0, 2.0])

@@ -65,7 +65,8 @@ EXPECTED = [
     ("tanh(z)", "z", 1, "diag(1 - tanh(z) ** 2)"),
     # notes A.9: ∂Z/∂A = W, ∂f(Z)/∂Z = diag(f′(Z)), ∂L/∂W = A (∂L/∂Z)ᵀ as an outer product
     ("W.T @ x", "x", 1, "W"),
-    ("sigmoid(z)", "z", 1, "diag(sigmoid(z) * (1 - sigmoid(z)))"),
+    # σ′(z) = σ(z)(1 − σ(z)) = σ(z)σ(−z), the form without cancellation
+    ("sigmoid(z)", "z", 1, "diag(sigmoid(z) * sigmoid(-z))"),
     ("sum(tanh(W.T @ x))", "W", 1, "outer(x, 1 - tanh(W.T @ x) ** 2)"),
     # Matrix Cookbook
     ("A @ x", "x", 1, "A.T"),
@@ -77,7 +78,7 @@ EXPECTED = [
     # least squares and logistic regression
     ("0.5 * sum((R @ w - y) ** 2)", "w", 2, "R.T @ R"),
     ("sum(log(1 + exp(-y * (R @ w))))", "w", 2,
-     "R.T @ diag(sigmoid(-(y * (R @ w))) * (1 - sigmoid(-(y * (R @ w)))) * y * y) @ R"),
+     "R.T @ diag(sigmoid(-(y * (R @ w))) * sigmoid(y * (R @ w)) * y * y) @ R"),
     # ∂M/∂s has the shape of Mᵀ (notes Definition 17)
     ("s * A", "s", 1, "A.T"),
 ]
