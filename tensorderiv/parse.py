@@ -30,7 +30,7 @@ from .errors import ParseError, ShapeError
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "VOCABULARY", "parse"]
 
 MAX_LENGTH = 10_000
-MAX_DEPTH = 100
+MAX_DEPTH = 500
 
 VOCABULARY: dict[str, Callable[..., E.Expr]] = {
     **{name: getattr(E, name) for name in E.ELEMENTWISE},

@@ -256,11 +256,20 @@ def test_parse_refuses_huge_and_deep_input():
     with pytest.raises(td.ParseError, match="characters long"):
         td.parse("x + " * 5000 + "x", {"x": (1,)})
     with pytest.raises(td.ParseError, match="nested too deeply"):
-        td.parse("tanh(" * 150 + "x" + ")" * 150, {"x": (1,)})
+        td.parse(" + ".join(["x"] * 600), {"x": (1,)})
     with pytest.raises(td.ParseError, match="nested"):  # Python's own parser limit
         td.parse("(" * 2000 + "x" + ")" * 2000, {"x": (1,)})
     with pytest.raises(td.ParseError, match="nested too deeply"):
-        td.parse("-" * 500 + "x", {"x": (1,)})
+        td.parse("-" * 600 + "x", {"x": (1,)})
+
+
+def test_long_flat_sums_and_products_are_not_too_deep():
+    e = td.parse(" + ".join(["x"] * 450), {"x": (2,)})
+    np.testing.assert_array_equal(td.derive(e, "x").evaluate({"x": np.ones(2)}).dense(),
+                                  450 * np.eye(2))
+    p = td.parse(" * ".join(["x"] * 300), {"x": (2,)})  # x³⁰⁰: 300 x²⁹⁹ on the diagonal
+    np.testing.assert_allclose(td.derive(p, "x").evaluate({"x": np.full(2, 1.001)}).dense(),
+                               300 * 1.001**299 * np.eye(2), rtol=1e-12)
 
 
 def test_parsing_never_runs_code(tmp_path):
