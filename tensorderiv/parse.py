@@ -138,8 +138,7 @@ class _Reader:
         if isinstance(node, ast.Attribute):
             if node.attr != "T":
                 raise self.fail(f"attribute '.{node.attr}' is not allowed; only .T (transpose) "
-                                "is", node if not isinstance(node.value, ast.Name)
-                                else _After(node.value))
+                                "is", _After(node.value))
             return self.read(node.value, depth + 1).T
         if isinstance(node, ast.Call):
             return self.call(node, depth)
@@ -177,16 +176,12 @@ class _Reader:
                 allowed = "axis= (for sum, mean, softmax)"
                 raise self.fail(f"keyword {kw.arg or '**'}= is not allowed in {fname}(); only "
                                 f"{allowed}", target)
-            v = kw.value
-            sign = 1
-            if isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub):
-                sign, v = -1, v.operand
-            if not (isinstance(v, ast.Constant) and isinstance(v.value, int)
-                    and not isinstance(v.value, bool)):
-                raise self.fail("axis= takes an integer literal", kw.value)
-            kwargs["axis"] = sign * v.value
+            kwargs["axis"] = self.axis_literal(kw.value)
+        positional = list(node.args)
+        if fname in _AXIS_FUNCTIONS and len(positional) == 2 and "axis" not in kwargs:
+            kwargs["axis"] = self.axis_literal(positional.pop())  # numpy's sum(x, 0)
         args: list[Any] = []
-        for k, a in enumerate(node.args):
+        for k, a in enumerate(positional):
             if fname == "einsum" and k == 0:
                 if not (isinstance(a, ast.Constant) and isinstance(a.value, str)):
                     raise self.fail('einsum needs its subscripts as a string first, e.g. '
@@ -197,11 +192,22 @@ class _Reader:
         try:
             return fn(*args, **kwargs)
         except TypeError as exc:
-            raise self.fail(f"{fname}(): {exc}", node) from None
+            raise self.fail(str(exc), node) from None
+
+    def axis_literal(self, v: ast.expr) -> int:
+        """An ``axis`` argument: an integer literal, possibly negative."""
+        sign, inner = 1, v
+        if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.USub):
+            sign, inner = -1, inner.operand
+        if not (isinstance(inner, ast.Constant) and isinstance(inner.value, int)
+                and not isinstance(inner.value, bool)):
+            raise self.fail("axis takes an integer literal, e.g. sum(X, axis=0)", v)
+        return sign * inner.value
 
 
 class _After:
-    """Points the caret just after a name (at the dot of an attribute)."""
+    """Points the caret just after a node (at the dot of an attribute)."""
 
-    def __init__(self, name: ast.Name) -> None:
-        self.col_offset = name.end_col_offset or name.col_offset
+    def __init__(self, node: ast.expr) -> None:
+        self.col_offset = node.end_col_offset if node.end_col_offset is not None \
+            else node.col_offset

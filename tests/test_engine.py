@@ -243,6 +243,9 @@ def test_broadcast_error():
     ("()", "tuples", 0),
     ("x < 1", "comparisons", 0),
     ("'a'", "is not a real number", 0),
+    ("tanh(x).real", "attribute '.real' is not allowed", 7),
+    ("sum(x, y)", "axis takes an integer literal", 7),
+    ("tanh(x, y)", r"tanh\(\) takes 1 positional argument but 2 were given", 0),
 ])
 def test_parse_errors_show_a_caret(text, message, column):
     with pytest.raises(td.ParseError, match=message) as info:
@@ -250,6 +253,13 @@ def test_parse_errors_show_a_caret(text, message, column):
     lines = str(info.value).splitlines()
     assert lines[1].strip() == text.strip()
     assert lines[2].index("^") - 2 == column
+
+
+def test_numpy_positional_axis():
+    X = np.arange(6.0).reshape(2, 3)
+    for text, want in [("sum(X, 0)", X.sum(0)), ("mean(X, -1)", X.mean(-1))]:
+        got = td.evaluate(td.parse(text, {"X": (2, 3)}), {"X": X}).dense()
+        np.testing.assert_allclose(got, want)
 
 
 def test_parse_refuses_huge_and_deep_input():
