@@ -32,11 +32,13 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import opt_einsum as oe
 
 from .axes import Axis
 from .ctensor import CTensor
-from .errors import LabelError, ShapeError
+from .errors import DenseLimitError, LabelError, ShapeError
+from .options import get_dense_limit
 
 __all__ = ["ContractionPlan", "cache_info", "contract", "contract_labelled", "plan_contraction"]
 
@@ -86,9 +88,23 @@ class ContractionPlan:
     axis_map: tuple[int | None, ...]
     out_axes: tuple[Axis, ...]
     passthrough: bool
+    core_shape: tuple[int, ...] = ()
 
     def run(self, cores: Sequence[Any], backend: str = "auto") -> CTensor:
-        """Contract ``cores`` (one per operand, in order) into the result c-tensor."""
+        """Contract ``cores`` (one per operand, in order) into the result c-tensor.
+
+        Raises:
+            DenseLimitError: when the result's core alone would exceed the dense budget.
+        """
+        if not self.passthrough and cores:
+            itemsize = max(getattr(c, "dtype", np.dtype("f8")).itemsize for c in cores)
+            need = math.prod(self.core_shape) * itemsize
+            if need > get_dense_limit():
+                raise DenseLimitError(
+                    f"the contraction {self.equation} would make an array of shape "
+                    f"{self.core_shape} ({need:,} bytes), over the dense limit of "
+                    f"{get_dense_limit():,} bytes; use smaller sizes or raise the limit with "
+                    "tensorderiv.set_dense_limit(nbytes)")
         core = cores[0] if self.passthrough else self.expression(*cores, backend=backend)
         if self.factor != 1.0:
             core = core * self.factor
@@ -178,8 +194,9 @@ def plan_contraction(
             for lab, ax in zip(labels, t.axes, strict=True):
                 first.setdefault(lab, ax.relabel(lab))
         out_axes = [first[lab] for lab in out]
+    core_shape = tuple(sizes[r][0] for r in out_core)
     return ContractionPlan(equation, expression, factor, tuple(axis_map), tuple(out_axes),
-                           passthrough)
+                           passthrough, core_shape)
 
 
 def contract_labelled(

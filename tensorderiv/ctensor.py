@@ -347,6 +347,12 @@ def restructure(ct: CTensor, groups: Sequence[Sequence[int]]) -> CTensor:
     axes that join a group are broadcast.
     """
     reps = [g[0] for g in groups]
+    need = math.prod(ct.axes[p].size for p in reps) * ct.core.dtype.itemsize
+    if need > get_dense_limit():
+        raise DenseLimitError(
+            f"materialising a delta of the c-tensor {ct.shape} needs {need:,} bytes, over the "
+            f"dense limit of {get_dense_limit():,} bytes; raise it with "
+            "tensorderiv.set_dense_limit(nbytes)")
     core = expand_core(ct.core, [ct.axis_map[p] for p in reps], [ct.axes[p].size for p in reps])
     axis_map: list[int | None] = [None] * ct.ndim
     for k, g in enumerate(groups):

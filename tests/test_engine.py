@@ -387,3 +387,15 @@ def test_dense_places_infinite_values_without_nan_off_the_diagonal():
     ct = td.CTensor(np.array([np.inf, 1.0]), [td.Axis("i", 2), td.Axis("j", 2)],
                     axis_map=(0, 0))
     np.testing.assert_array_equal(ct.dense(), [[np.inf, 0.0], [0.0, 1.0]])
+
+
+def test_intermediate_results_respect_the_dense_limit():
+    # the Hessian core x_i x_k g_j would be 2000³ floats: refused with the sizes, not a raw
+    # numpy MemoryError
+    d = td.derive("sum(tanh(W.T @ x))", "W", shapes={"W": (2000, 2000), "x": (2000,)}, order=2)
+    with pytest.raises(td.DenseLimitError, match=r"shape \(2000, 2000, 2000\) "
+                                                 r"\(64,000,000,000 bytes\).*set_dense_limit"):
+        d.evaluate({"W": np.zeros((2000, 2000)), "x": np.ones(2000)})
+    small = td.derive("sum(tanh(W.T @ x))", "W", shapes={"W": (3, 2), "x": (3,)}, order=2)
+    with td.dense_limit(64), pytest.raises(td.DenseLimitError, match="over the dense limit"):
+        small.evaluate({"W": np.ones((3, 2)), "x": np.ones(3)})
