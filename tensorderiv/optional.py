@@ -21,7 +21,7 @@ __all__ = ["EXTRAS", "require"]
 EXTRAS = {
     "test": ("pytest", "hypothesis", "ruff", "nbclient", "nbformat", "ipykernel"),
     "docs": ("sphinx",),
-    "notebooks": ("nbclient", "nbformat", "ipykernel", "matplotlib"),
+    "notebooks": ("nbclient", "nbformat", "ipykernel", "matplotlib", "hypothesis"),
     "plot": ("matplotlib",),
     "dask": ("dask",),
 }

@@ -1,5 +1,8 @@
 """Array backends through opt_einsum, and optional extras that name themselves when missing."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -11,6 +14,15 @@ from tensorderiv.optional import require
 def test_missing_extra_names_the_pip_command():
     with pytest.raises(ImportError, match=r"pip install 'tensorderiv\[dask\]'"):
         require("tensorderiv_no_such_backend", "dask")
+
+
+def test_strategies_without_hypothesis_name_the_extra():
+    code = ("import sys; sys.modules['hypothesis'] = None\n"
+            "try:\n    import tensorderiv.testing.strategies\n"
+            "except ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert "needs hypothesis; install it with: pip install 'tensorderiv[test]'" in out
 
 
 def test_contraction_on_dask_arrays_matches_numpy():

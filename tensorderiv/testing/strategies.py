@@ -15,16 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-try:
-    from hypothesis import assume
-    from hypothesis import strategies as st
-    from hypothesis.extra import numpy as hnp
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "tensorderiv.testing.strategies needs Hypothesis; install the test extra: "
-        "pip install 'tensorderiv[test]'"
-    ) from exc
-
 import numpy as np
 
 from .. import expr as E  # noqa: N812 - E is the expression vocabulary
@@ -33,6 +23,12 @@ from ..ctensor import CTensor
 from ..errors import DomainError
 from ..evaluate import evaluate
 from ..nodes import Apply, Einsum, Node, Var
+from ..optional import require
+
+# Hypothesis is the test extra's: without it this import says what to install
+st = require("hypothesis.strategies", "test")
+hnp = require("hypothesis.extra.numpy", "test")
+assume = require("hypothesis", "test").assume
 
 __all__ = [
     "DENSE_STRUCTURES",
