@@ -137,6 +137,10 @@ CASES = [
     # L = logsumexp(Wᵀx) − yᵀWᵀx: ∂L/∂W = x (softmax(Wᵀx) − y)ᵀ
     ("logsumexp(W.T @ x) - onehot @ (W.T @ x)", "W", 1,
      lambda: np.outer(x, softmax(z) - onehot)),
+    # softmax regression Hessian: ∂²L/∂Wᵢⱼ∂Wₖₗ = xᵢ xₖ (diag(p) − ppᵀ)ⱼₗ, p = softmax(Wᵀx)
+    ("logsumexp(W.T @ x) - onehot @ (W.T @ x)", "W", 2,
+     lambda: np.einsum("i,k,jl->ijkl", x, x, np.diag(softmax(z)) - np.outer(softmax(z),
+                                                                           softmax(z)))),
     # ∂² logsumexp(v)/∂v² = diag(p) − ppᵀ, p = softmax(v)
     ("logsumexp(x)", "x", 2, lambda: np.diag(softmax(x)) - np.outer(softmax(x), softmax(x))),
     # ∂softmax(v)/∂v = diag(p) − ppᵀ (symmetric, so both layouts agree)

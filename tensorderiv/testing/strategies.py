@@ -219,10 +219,11 @@ class _Builder:
         if r == 0:
             options += [o for o in ("sum", "mean", "dot", "norm", "trace", "det", "logdet",
                                     "logsumexp") if o in fs]
+            options += ["batch"] * ("matmul" in fs)
         if r == 1:
             options += [o for o in ("matmul", "softmax", "diag", "sum", "einsum") if o in fs]
         if r == 2:
-            options += [o for o in ("outer", "matmul", "T", "einsum") if o in fs]
+            options += [o for o in ("outer", "matmul", "T", "einsum", "softmax") if o in fs]
             if shape[0] == shape[1]:
                 options += [o for o in ("inv", "diag") if o in fs]
         op = self.draw(st.sampled_from(options))
@@ -238,19 +239,28 @@ class _Builder:
             return getattr(E, f)(arg)
         if op in ("add", "sub", "mul"):
             left = b(shape, d)
-            right = b((), d) if r and self.draw(st.booleans()) else b(shape, d)
+            # numpy broadcasting: a scalar, a trailing vector, or a column (n, 1)
+            kinds = [shape, (), shape[-1:]] + ([(shape[0], 1)] if r == 2 else [])
+            right = b(self.draw(st.sampled_from(kinds)), d)
             return {"add": left + right, "sub": left - right, "mul": left * right}[op]
         if op == "div":
             return b(shape, d) / self.positive(shape, d)
         if op == "pow":
-            p = self.draw(st.sampled_from([2, 3, 0.5, -1.0, 1.5]))
+            p = self.draw(st.sampled_from([2, 3, 0.5, -1.0, 1.5, "variable"]))
+            if p == "variable":  # x ** y with y an expression: exp(y log x), x > 0
+                return self.positive(shape, d) ** b(shape, d)
             base = self.positive(shape, d) if p not in (2, 3) else b(shape, d)
             return base ** p
         if op in ("sum", "mean") and r == 0:
             src = b((self.side(),) * self.draw(st.integers(1, 2)), d)
             return getattr(E, op)(src)
-        if op == "sum":  # r == 1: sum over the second axis of a matrix
-            return E.sum(b((shape[0], self.side()), d), axis=1)
+        if op == "sum":  # r == 1: sum a matrix over one of its axes
+            if self.draw(st.booleans()):
+                return E.sum(b((shape[0], self.side()), d), axis=1)
+            return E.sum(b((self.side(), shape[0]), d), axis=0)
+        if op == "batch":  # a batch of matrix products, summed
+            n, k, m = self.side(), self.side(), self.side()
+            return E.sum(b((2, n, k), d) @ b((2, k, m), d))
         if op == "dot":
             n = self.side()
             return E.dot(b((n,), d), b((n,), d))
@@ -283,6 +293,8 @@ class _Builder:
             return b((shape[0], k), d) @ b((k, shape[1]), d)
         if op == "einsum":
             k = self.side()
+            if r == 1 and self.draw(st.booleans()):  # a repeated index: the diagonal
+                return E.einsum_("ii,i->i", b((shape[0], shape[0]), d), b(shape, d))
             if r == 1:
                 return E.einsum_("ik,k->i", b((shape[0], k), d), b((k,), d))
             return E.einsum_("ik,jk->ij", b((shape[0], k), d), b((shape[1], k), d))
