@@ -74,9 +74,11 @@ def shape_note(axes: Sequence[Axis], derivative: bool) -> tuple[str, str, str]:
     """Rows, columns and the notes' reason for the shape of an array over ``axes``.
 
     Example:
-        >>> from tensorderiv.axes import of_axes
+        >>> from tensorderiv.axes import of_axes, wrt_axes
         >>> shape_note(of_axes("M", (2, 3)), derivative=True)[2]
         '∂M/∂s has the shape of Mᵀ (k×r), notes Definition 17'
+        >>> shape_note(wrt_axes("M", (2, 3)), derivative=True)    # ∂s/∂M
+        ('M[0]', 'M[1]', '∂s/∂M has the shape of M, notes Definition 18')
     """
     rows, cols = groups(axes)
     r = len(axes)
@@ -91,11 +93,14 @@ def shape_note(axes: Sequence[Axis], derivative: bool) -> tuple[str, str, str]:
             note = "the notes' flattening (A.58, stack the columns): rows the input, columns " \
                    "the output"
         return _describe(axes, rows), _describe(axes, cols), note
-    if rows:
-        note = ("∂s/∂v is a column (m×1), notes Definition 9" if r == 1 else
-                "∂s/∂M has the shape of M, notes Definition 18")
-        return (_describe(axes, rows) if r == 1 else f"{axis_name(axes[0])} (the shape of the "
-                "variable)"), "—", note
+    if rows:  # a gradient: the variable's own shape (a vector as a column)
+        if r == 1:
+            return _describe(axes, rows), "—", "∂s/∂v is a column (m×1), notes Definition 9"
+        note = "∂s/∂M has the shape of M, notes Definition 18"
+        if r == 2:
+            return axis_name(axes[0]), axis_name(axes[1]), note
+        return (axis_name(axes[0]), f"{', '.join(axis_name(a) for a in axes[1:])} (the array "
+                "keeps the variable's shape)", note.replace("M", "T"))
     if not derivative:
         return _describe(axes, [0]), _describe(axes, list(range(1, r))), "a value"
     if r == 1:

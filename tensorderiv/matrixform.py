@@ -49,6 +49,10 @@ STRUCTURES = ("zero", "identity", "scaled_identity", "diagonal", "delta", "kron"
               "symmetric", "dense")
 RULES = ("zero", "scale", "elementwise", "outer", "matmul", "kron", "broadcast", "einsum")
 _LETTERS = "ijklmnpqrstuvwxyzabcdefgh"
+# placeholders in bold (never an ASCII variable name): the c-tensor, its factors, the matrix form
+_T, _F, _J = "𝐓", "𝐅", "𝐉"
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _outer(factors: Sequence[np.ndarray]) -> np.ndarray:
@@ -79,6 +83,9 @@ class MatrixForm:
         tol: the tolerance of the numerical checks (``atol + rtol · max|T|``).
         derivative: False for a plain value (no input axes, not a derivative).
         symmetric: pairs of derivative copies the tensor is symmetric between.
+        wrt_names: the variables differentiated against, one per differentiation (outermost
+            first), for the renderings; a scalar variable has no axes to carry its name.
+        of_name: the output's name, for the renderings (``f`` for an expression's output).
 
     Example:
         >>> import numpy as np
@@ -103,6 +110,8 @@ class MatrixForm:
     tol: float = 0.0
     derivative: bool = True
     symmetric: tuple[tuple[int, int], ...] = ()
+    wrt_names: tuple[str, ...] = ()
+    of_name: str = "Y"
 
     # ------------------------------------------------------------------ shapes and sizes
     @property
@@ -293,23 +302,34 @@ class MatrixForm:
     def _letters(self) -> list[str]:
         return [_LETTERS[p] if p < len(_LETTERS) else f"i{p}" for p in range(len(self.axes))]
 
-    def _factor_names(self) -> list[str]:
+    def _factor_names(self, latex: bool = False) -> list[str]:
+        """The collapsed arrays' names: bold, so that none is a user's variable (ASCII)."""
         if len(self.factors) == 1:
             f = self.factors[0]
-            return [f"{float(np.real(f)):.4g}" if f.ndim == 0 else "F"]
-        return [f"F{k + 1}" for k in range(len(self.factors))]
+            if f.ndim == 0:
+                return [f"{float(np.real(f)):.4g}"]
+            return ["\\mathbf{F}" if latex else _F]
+        if latex:
+            return [f"\\mathbf{{F}}_{{{k + 1}}}" for k in range(len(self.factors))]
+        return [_F + str(k + 1).translate(_SUBSCRIPT) for k in range(len(self.factors))]
 
     def formula(self, latex: bool = False) -> str:
-        r"""The full c-tensor in index notation, e.g. ``T[i,j,k] = F[i]·δ[j,k]``.
+        r"""The full c-tensor 𝐓 in index notation, e.g. ``𝐓[i,j,k] = 𝐅[i]·δ[j,k]``.
+
+        𝐓 and the collapsed arrays 𝐅 (𝐅₁, 𝐅₂ … for Kronecker factors) are set in bold, so that
+        they are never read as a variable of the expression.
 
         Example:
             >>> import numpy as np
             >>> import tensorderiv as td
+            >>> print(td.reduce(np.diag([1.0, 2.0]), 1).formula())
+            𝐓[i,j] = 𝐅[i]·δ[i,j]
             >>> print(td.reduce(np.diag([1.0, 2.0]), 1).formula(latex=True))
-            T_{ij} = F_{i}\,\delta_{ij}
+            \mathbf{T}_{ij} = \mathbf{F}_{i}\,\delta_{ij}
         """
+        tname = "\\mathbf{T}" if latex else _T
         if self.structure == "zero":
-            return "T = 0"
+            return f"{tname} = 0"
         let = self._letters()
         first: dict[int, int] = {}
         for p, s in enumerate(self.axis_map):
@@ -317,10 +337,12 @@ class MatrixForm:
                 first.setdefault(s, p)
 
         def idx(ls: Sequence[str]) -> str:
+            if not ls:
+                return ""
             return ("_{" + "".join(ls) + "}") if latex else ("[" + ",".join(ls) + "]")
 
         terms, off = [], 0
-        for name, f in zip(self._factor_names(), self.factors, strict=True):
+        for name, f in zip(self._factor_names(latex), self.factors, strict=True):
             ls = [let[first[s]] for s in range(off, off + f.ndim)]
             terms.append(name + (idx(ls) if ls else ""))
             off += f.ndim
@@ -336,53 +358,101 @@ class MatrixForm:
         if const:
             tail = (f"\\quad(\\text{{constant along }}{','.join(const)})" if latex
                     else f"   (constant along {','.join(const)})")
-        return f"T{idx(let)} = {rhs}{tail}"
+        return f"{tname}{idx(let)} = {rhs}{tail}"
 
     def _names(self) -> tuple[str, str]:
-        wrt = [a for a in self.axes if a.role == "wrt"]
-        of = [a for a in self.axes if a.role == "of"]
-        x = wrt[0].var if wrt and wrt[0].var else "X"
-        y = of[0].var if of and of[0].var else ("s" if not of else "Y")
-        return x, y
+        """The input (the outermost differentiation's variable) and the output, by name."""
+        return (self.wrt_names[0] if self.wrt_names else "X"), self.of_name
+
+    def _leibniz(self, top: str, latex: bool = False) -> str:
+        """``∂top/∂x``, ``∂²top/∂x²`` or ``∂²top/∂s∂x`` over this form's differentiations."""
+        wrt = self.wrt_names
+        k = len(wrt)
+        if k == 0:
+            return top
+        if latex:
+            d = "\\partial" if k == 1 else f"\\partial^{{{k}}}"
+            bottom = (f"\\partial {wrt[0]}" + ("" if k == 1 else f"^{{{k}}}")
+                      if len(set(wrt)) == 1 else "\\,".join(f"\\partial {w}" for w in wrt))
+            return f"\\frac{{{d} {top}}}{{{bottom}}}"
+        sup = "" if k == 1 else str(k).translate(_SUPERSCRIPT)
+        bottom = f"∂{wrt[0]}{sup}" if len(set(wrt)) == 1 else "".join(f"∂{w}" for w in wrt)
+        return f"∂{sup}{top}/{bottom}"
 
     def chain_text(self) -> str:
-        """How this form enters the chain rule, in the notes' words (``∂L/∂X = F (∂L/∂Y)ᵀ``).
+        """How this form enters the chain rule, in the notes' words (``∂L/∂W = 𝐅 (∂L/∂Z)ᵀ``).
+
+        The variables are named as in the expression; the collapsed arrays are the bold 𝐅 of
+        :meth:`formula`, and 𝐉 is the matrix form itself (:attr:`array`). For a second
+        derivative this is the term of ∂²L through ∂L/∂(output); the terms with
+        ∂²L/∂(output)² come from the first derivatives.
 
         Example:
             >>> import numpy as np
             >>> import tensorderiv as td
             >>> td.reduce(np.diag([1.0, 2.0]), 1, names=("Z", "A")).chain_text()
-            '∂L/∂Z = F ⊙ ∂L/∂A  (notes Concept 34)'
+            '∂L/∂Z = 𝐅 ⊙ ∂L/∂A  (𝐅 the diagonal, notes Concept 34)'
         """
-        x, y = self._names()
+        _, y = self._names()
+        lhs = self._leibniz("L")
         g = f"∂L/∂{y}"
-        f = self._factor_names()[0]
-        text = {
-            "zero": f"∂L/∂{x} gets nothing from this path (0)",
-            "scale": f"∂L/∂{x} = {g}" if self.structure == "identity" else f"∂L/∂{x} = {f} · {g}",
-            "elementwise": f"∂L/∂{x} = F ⊙ {g}  (notes Concept 34)",
-            "outer": f"∂L/∂{x} = F ({g})ᵀ  (notes A.61)",
-            "matmul": f"∂L/∂{x} = M · {g}  (M the matrix shown, {g} stacked as vec)",
-        }.get(self.rule)
+        wrt, of = _positions(self)
+        why = ""
+        if self.rule == "zero":
+            return f"{lhs} gets nothing from this path (0)"
+        if self.rule == "scale":
+            c = self._factor_names()[0] if self.factors[0].ndim == 0 else _J
+            eq = f"{lhs} = {g}" if self.structure == "identity" else f"{lhs} = {c} · {g}"
+        elif self.rule == "elementwise" and not of:  # a second derivative's diagonal
+            eq, why = f"{lhs} = diag({_F}) · {g}", f"{_F} the diagonal"
+        elif self.rule == "elementwise":
+            eq, why = f"{lhs} = {_F} ⊙ {g}", f"{_F} the diagonal, notes Concept 34"
+        elif self.rule == "outer":
+            eq, why = f"{lhs} = {_F} ({g})ᵀ", "notes A.61"
+        elif self.rule == "matmul":
+            eq, why = self._matmul_text(lhs, g, wrt, of)
+        else:
+            eq, why = self._kron_text(lhs, g) or (self._index_text(lhs, g, wrt, of), "")
+        if len(self.wrt_names) > 1:
+            eq += f" + the terms with ∂²L/∂{y}²"
+        return f"{eq}  ({why})" if why else eq
+
+    def _matmul_text(self, lhs: str, g: str, wrt: list[int], of: list[int]) -> tuple[str, str]:
+        """∂L/∂X = 𝐉 · ∂L/∂Y with 𝐉 the matrix shown, in each of the notes' shapes."""
+        rows, _ = groups(self.axes)
+        if self.derivative and not wrt and len(of) == 2:  # ∂M/∂s has the shape of Mᵀ
+            return f"{lhs} = tr({_J} · {g})", f"{_J} the matrix form, notes Definition 17"
+        # the matrix form stacks a group of several axes as a vector only across from outputs
+        left = f"vec({lhs})" if of and len(rows) > 1 else lhs
+        right = f"vec({g})" if len(of) > 1 else g
+        vec = ", A.58" if "vec" in left + right else ""
+        return f"{left} = {_J} · {right}", f"{_J} the matrix form{vec}"
+
+    def _kron_text(self, lhs: str, g: str) -> tuple[str, str] | None:
+        """``∂L/∂X = 𝐅₁ · ∂L/∂Y · 𝐅₂ᵀ`` for two matrix factors, else None."""
         order = self._kron_order() if self.rule == "kron" else None
-        if text is None and order is not None and len(order) == 2 \
-                and len(self.wrt_shape) == len(self.of_shape) == 2:
-            a, b = (f"F{k + 1}" for k in order)
-            text = f"∂L/∂{x} = {b} · {g} · {a}ᵀ  (the notes' matrix is {a} ⊗ {b})"
-        if text is None:
-            let = self._letters()
-            wrt = "".join(let[p] for p, a in enumerate(self.axes) if a.role == "wrt")
-            of = "".join(let[p] for p, a in enumerate(self.axes) if a.role == "of")
-            rhs = self.formula().split(" = ", 1)[1].split("   (")[0]
-            text = f"∂L/∂{x}[{wrt}] = Σ_{of or '∅'} {rhs} · {g}[{of}]"
-        return text
+        if order is None or len(order) != 2 or not len(self.wrt_shape) == len(self.of_shape) == 2:
+            return None
+        a, b = (self._factor_names()[k] for k in order)
+        return f"{lhs} = {b} · {g} · {a}ᵀ", f"the notes' matrix is {a} ⊗ {b}"
+
+    def _index_text(self, lhs: str, g: str, wrt: list[int], of: list[int]) -> str:
+        """The chain rule in index notation, summed over the output's indices."""
+        let = self._letters()
+        i = ",".join(let[p] for p in wrt)
+        k = ",".join(let[p] for p in of)
+        rhs = self.formula().split(" = ", 1)[1].split("   (")[0]
+        left = f"{lhs}[{i}]" if i else lhs
+        if not k:
+            return f"{left} = {rhs} · {g}"
+        return f"{left} = Σ_{k.replace(',', '')} {rhs} · {g}[{k}]"
 
     def __str__(self) -> str:
-        x, y = self._names()
+        _, y = self._names()
         wrt = ", ".join(f"{axis_name(a)} ({a.size})" for a in self.axes if a.role == "wrt")
         of = ", ".join(f"{axis_name(a)} ({a.size})" for a in self.axes if a.role == "of")
         lines = [
-            f"∂{y}/∂{x}: {self.structure} — {self.formula()}",
+            f"{self._leibniz(y)}: {self.structure} — {self.formula()}",
             f"  full c-tensor {self.full_shape}, notes' layout: wrt {wrt or '—'} | of {of or '—'}",
             f"  collapsed to {self.array.shape}, rule {self.rule!r}: {self.chain_text()}",
             f"  rows: {self.rows}; columns: {self.cols}",
@@ -402,8 +472,8 @@ class MatrixForm:
             >>> td.reduce(2.0 * np.eye(2), wrt_axes=1).to_latex()
             '\\frac{\\partial Y}{\\partial X} = 2\\,I'
         """
-        x, y = self._names()
-        head = f"\\frac{{\\partial {y}}}{{\\partial {x}}}"
+        _, y = self._names()
+        head = self._leibniz(y, latex=True)
         if self.structure == "zero":
             return f"{head} = 0"
         if self.structure == "identity":
@@ -414,15 +484,16 @@ class MatrixForm:
         if self.structure in ("dense", "symmetric"):
             return f"{head} = {mat}"
         if self.rule == "elementwise":
-            return f"{head} = \\operatorname{{diag}}(F),\\quad F = {mat}"
+            return f"{head} = \\operatorname{{diag}}(\\mathbf{{F}}),\\quad \\mathbf{{F}} = {mat}"
         body = self.formula(latex=True)
         order = self._kron_order() if self.structure == "kron" else None
         if order is not None:
-            kron = " \\otimes ".join(f"F{k + 1}" for k in order)
+            names = self._factor_names(latex=True)
+            kron = " \\otimes ".join(names[k] for k in order)
             return f"{head} = {kron}\\quad({body})"
         if len(self.factors) > 1 or self.factors[0].ndim == 0:
             return f"{head}:\\quad {body}"
-        return f"{head}:\\quad {body},\\quad F = {mat}"
+        return f"{head}:\\quad {body},\\quad \\mathbf{{F}} = {mat}"
 
 
 def _bmatrix(a: np.ndarray, limit: int = 12) -> str:

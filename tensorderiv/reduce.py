@@ -14,7 +14,10 @@ against ``tol = atol + rtol · max|T|``): ``zero``, ``identity``, ``scaled_ident
 ``kron`` (A ⊗ B: ∂(AXB)/∂X), ``redundant`` (constant along an axis, Concept 29), ``symmetric``
 (between derivative copies: a Hessian) and ``dense`` (the notes' flattening, A.58).
 
-For c-tensors of rank ≤ 2 with no structure the notes fix the shapes:
+For c-tensors of rank ≤ 2 the notes' plain matrix is the form, with the shapes below; only
+``zero``, ``identity``, ``scaled_identity``, ``diagonal`` and ``symmetric`` are claimed there
+(a constant gradient or a rank-1 Jacobian is still shown as its matrix). ``delta``, ``kron``
+and ``redundant`` collapse what a matrix cannot show, from rank 3 on:
 
 ========================  ====================  ==========================================
 derivative                full axes             matrix form
@@ -201,7 +204,8 @@ def reduce(
                  1 + k // per) for k, p in enumerate(wrt)]
     axes += [Axis((y_name, 0, k), arr.shape[p], "of", y_name, k) for k, p in enumerate(of)]
     core = arr.transpose([*wrt, *of])
-    return _form(core, list(range(arr.ndim)), axes, True, atol, rtol, search)
+    return _form(core, list(range(arr.ndim)), axes, True, atol, rtol, search,
+                 (x_name,) * int(copies), y_name)
 
 
 def reduce_ctensor(ct: CTensor, *, atol: float = 0.0, rtol: float | None = None,
@@ -222,15 +226,36 @@ def reduce_ctensor(ct: CTensor, *, atol: float = 0.0, rtol: float | None = None,
     """
     derivative = bool(ct.wrt) or any(a.role == "wrt" for a in ct.axes)
     return _form(np.asarray(ct.core), list(ct.axis_map), list(ct.axes), derivative, atol, rtol,
-                 search)
+                 search, *_names(ct))
+
+
+def _names(ct: CTensor) -> tuple[tuple[str, ...], str]:
+    """The variables differentiated against (from the wrt spec, else the axes) and the output.
+
+    The spec names a scalar variable too, which has no axes; an output with no named axis is
+    ``f``, as the engine calls an expression's output.
+    """
+    wrt = tuple(name for name, _ in ct.wrt)
+    if not wrt:
+        by_copy = {a.copy: a.var for a in ct.axes if a.role == "wrt" and a.var is not None}
+        wrt = tuple(by_copy[c] for c in sorted(by_copy))
+    of = next((a.var for a in ct.axes if a.role == "of" and a.var is not None), "f")
+    return wrt, of
 
 
 def _form(core: np.ndarray, amap: list[int | None], axes: list[Axis], derivative: bool,
-          atol: float, rtol: float | None, search: bool) -> MatrixForm:
+          atol: float, rtol: float | None, search: bool, wrt_names: tuple[str, ...],
+          of_name: str) -> MatrixForm:
+    """Find the structure and build the form; rank ≤ 2 keeps the notes' plain matrix.
+
+    A c-tensor of rank ≤ 2 is shown as the notes' matrix (the module docstring's table): only
+    zero, a diagonal, a multiple of the identity and symmetry are claimed there, since a
+    Kronecker or constant-axis collapse of a matrix hides the shape the notes give it.
+    """
     rtol = _default_rtol(core.dtype) if rtol is None else rtol
     s = find_structure(core, amap, [a.size for a in axes], [axis_name(a) for a in axes],
                        [a.copy if a.role == "wrt" else 0 for a in axes], atol=atol, rtol=rtol,
-                       search=search)
+                       search=search, collapse=len(axes) > 2)
     structure, rule = _classify(s, axes)
     _, reps = slot_order(s.axis_map, axes, s.n_slots)
     rows, cols, why = shape_note(reps, derivative)
@@ -238,10 +263,11 @@ def _form(core: np.ndarray, amap: list[int | None], axes: list[Axis], derivative
     if structure in ("dense", "symmetric", "kron"):  # the array spans every axis: say its shape
         note = f"{note}; {why}" if note else why
     form = MatrixForm(structure, rule, s.factors, s.axis_map, tuple(axes), rows, cols, note,
-                      s.tried, s.found, s.tol, derivative, s.symmetric)
+                      s.tried, s.found, s.tol, derivative, s.symmetric, wrt_names, of_name)
     order = form._kron_order()
     if order is not None:
-        kron = " ⊗ ".join(f"F{k + 1}" for k in order)
+        names = form._factor_names()
+        kron = " ⊗ ".join(names[k] for k in order)
         form = replace(form, note=f"{note}; the notes' matrix is {kron}, each factor's matrix "
                                   "with rows its inputs and columns its outputs")
     return form
@@ -371,9 +397,11 @@ def chain(*forms: MatrixForm | Any, atol: float = 0.0, rtol: float | None = None
     trailing = acc.shape[len(axes):]
     if isinstance(last, MatrixForm) and len(last.of_shape) == len(trailing):
         axes += [a for a in last.axes if a.role == "of"]
+        out = last.of_name
     else:
         axes += [Axis(("Y", 0, k), n, "of", "Y", k) for k, n in enumerate(trailing)]
-    return _form(acc, list(range(acc.ndim)), axes, True, atol, rtol, True)
+        out = "Y" if trailing else "L"  # a gradient last: the product is ∂L/∂X
+    return _form(acc, list(range(acc.ndim)), axes, True, atol, rtol, True, first.wrt_names, out)
 
 
 register_matrix_form(reduce_ctensor)

@@ -11,6 +11,11 @@ the redundancy the notes collapse (Concept 29):
   split of the remaining core into Kronecker factors ``F₁ ⊗ F₂`` (a rank-1 test of the core
   reshaped to a matrix), and symmetry between derivative copies (a Hessian).
 
+With ``collapse=False`` — for a c-tensor of rank ≤ 2, whose plain matrix is already the notes'
+form — only what a matrix shows is looked for: zero, a delta (a diagonal; with constant values
+on it, a multiple of the identity) and symmetry. Constant axes and Kronecker factors are not
+collapsed, and those the storage holds are spread back into the core.
+
 **One tolerance rule** for every claim: with ``tol = atol + rtol · max|T|``, a structure is kept
 only when the tensor rebuilt from the collapsed arrays matches *every* entry of the input within
 ``tol``. The collapsed arrays are read off the input, never fitted — the diagonal, the slice at
@@ -243,6 +248,7 @@ def find_structure(
     atol: float,
     rtol: float,
     search: bool = True,
+    collapse: bool = True,
 ) -> Structure:
     """Find the structure of the c-tensor stored as ``core`` + ``axis_map``.
 
@@ -256,6 +262,8 @@ def find_structure(
         atol: absolute tolerance (>= 0).
         rtol: tolerance relative to ``max|T|`` (>= 0).
         search: look for structure in the values; when False only the storage is read (exact).
+        collapse: collapse constant axes and Kronecker factors; when False (the module
+            docstring) the result spans every axis that is not a delta.
 
     Returns:
         A :class:`Structure`; its factors and axis map rebuild the input within its ``tol``.
@@ -277,16 +285,40 @@ def find_structure(
         if not (np.isfinite(t) and t >= 0):
             raise StructureError(f"{what} must be a finite number >= 0, got {t!r}")
     return _find(np.asarray(core), list(axis_map), tuple(int(n) for n in sizes), names, copies,
-                 float(atol), float(rtol), search)
+                 float(atol), float(rtol), search, collapse)
+
+
+def _spread(core: np.ndarray, amap: list[int | None], sizes: Sequence[int]
+            ) -> tuple[np.ndarray, list[int | None]]:
+    """Give every constant axis (and every implicit axis read once) a core axis of its own.
+
+    Only deltas stay compact: the core then spans every other full axis.
+    """
+    count: dict[int, int] = {}
+    for s in amap:
+        if s is not None:
+            count[s] = count.get(s, 0) + 1
+    ndim = core.ndim
+    out = list(amap)
+    for p, s in enumerate(amap):
+        if s is None or (s >= ndim and count[s] == 1):
+            core = np.broadcast_to(core[..., np.newaxis], (*core.shape, sizes[p]))
+            out[p] = core.ndim - 1
+    multi = sorted({s for s in amap if s is not None and s >= ndim and count[s] > 1})
+    shift = {s: core.ndim + k for k, s in enumerate(multi)}  # implicit axes go after the core
+    out = [shift.get(s, t) for s, t in zip(amap, out, strict=True)]
+    return core, out  # a broadcast view: the factors are copied out at the end
 
 
 def _find(core: np.ndarray, amap: list[int | None], sizes: tuple[int, ...],
           names: Sequence[str], copies: Sequence[int], atol: float, rtol: float,
-          search: bool) -> Structure:
+          search: bool, collapse: bool) -> Structure:
     """The detector proper; ``sizes`` are the full axes' sizes (constant axes included)."""
     found: list[str] = []
     tried: list[str] = []
     core, amap = _normalise(core, amap, sizes)
+    if not collapse:
+        core, amap = _spread(core, amap, sizes)
     readers: dict[int, list[int]] = {}
     for p, s in enumerate(amap):
         if s is not None:
@@ -313,12 +345,13 @@ def _find(core: np.ndarray, amap: list[int | None], sizes: tuple[int, ...],
     if search and core.ndim >= 2:
         core, amap = _merge_deltas(core, amap, names, tol, found, tried)
     C = core
-    # constant core axes: the slice at index 0 along them must rebuild C within tol
+    # constant core axes: the slice at index 0 along them must rebuild C within tol; without
+    # collapse only along a delta (a diagonal with one value on it: a multiple of the identity)
     S: list[int] = []
     F = C
     if search:
         for c in range(C.ndim):
-            if C.shape[c] < 2:
+            if C.shape[c] < 2 or (not collapse and sum(s == c for s in amap) < 2):
                 continue
             trial = _keep(C, [*S, c], [0] * C.ndim)
             who = "=".join(names[p] for p, s in enumerate(amap) if s == c)
@@ -332,7 +365,7 @@ def _find(core: np.ndarray, amap: list[int | None], sizes: tuple[int, ...],
                              f"index 0 by {bad:.3g} > tol {tol:.3g}")
     factors = [F]
     owned = [[c for c in range(C.ndim) if c not in S and C.shape[c] > 1]]
-    if search:
+    if search and collapse:
         _split_kron(C, factors, owned, amap, names, tol, found, tried)
     symmetric = _symmetry(C, amap, S, copies, names, tol, found, tried) if search else ()
     return _assemble(C, S, factors, owned, amap, sizes, tol, symmetric, found, tried)

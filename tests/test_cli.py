@@ -83,6 +83,44 @@ def test_main_job_text(capsys):
     np.testing.assert_allclose(shown, (A + A.T) @ x, atol=1e-5)
 
 
+def test_structure_names_the_users_variables(capsys):
+    # ∂(s M)/∂s: the variable is s (no axis carries it), and the matrix shown is the bold 𝐉,
+    # never a letter that could be one of the user's variables (here M)
+    r = run_json(capsys, "derive", "s * M", "--wrt", "s", "--shape", "s=", "--shape", "M=2x3",
+                 "--at", "0")
+    s = r["structure"]
+    M = np.array(r["at"]["values"]["M"])
+    np.testing.assert_array_equal(np.array(r["matrix_form"]), M.T)   # notes Definition 17
+    assert (s["rows"], s["cols"], s["shape"]) == ("f[1]", "f[0]", [3, 2])
+    assert s["chain_rule"] == "∂L/∂s = tr(𝐉 · ∂L/∂f)  (𝐉 the matrix form, notes Definition 17)"
+    status, out, _ = run(capsys, "derive", "s * sum(x)", "--wrt", "s", "--shape", "s=",
+                         "--shape", "x=2")
+    assert status == 0
+    line = next(t for t in out.splitlines() if t.startswith("chain rule"))
+    assert line.startswith("chain rule    ∂L/∂s = ") and line.endswith(" · ∂L/∂f")
+    assert "X" not in line
+
+
+def test_gradient_of_a_matrix_has_its_rows_and_columns(capsys):
+    # ∂ sum(M∘M)/∂M = 2M has the shape of M (notes Definition 18): rows M[0], columns M[1]
+    r = run_json(capsys, "derive", "sum(M * M)", "--wrt", "M", "--shape", "M=2x3", "--at", "1")
+    M = np.array(r["at"]["values"]["M"])
+    assert (r["structure"]["rows"], r["structure"]["cols"]) == ("M[0]", "M[1]")
+    np.testing.assert_allclose(np.array(r["matrix_form"]), 2 * M, rtol=1e-15)
+
+
+def test_a_rank_2_gradient_is_the_plain_matrix_not_a_kronecker_product(capsys):
+    r = run_json(capsys, "derive", "sum(tanh(W.T @ a))", "--wrt", "W", "--shape", "W=3x2",
+                 "--shape", "a=3", "--at", "0")
+    W, a = (np.array(r["at"]["values"][n]) for n in ("W", "a"))
+    s = r["structure"]
+    assert (s["name"], s["rule"], s["shape"]) == ("dense", "matmul", [3, 2])
+    assert (s["rows"], s["cols"]) == ("W[0]", "W[1]")
+    np.testing.assert_allclose(np.array(r["matrix_form"]),
+                               np.outer(a, 1 - np.tanh(W.T @ a) ** 2), rtol=1e-12)  # A.61
+    assert "Σ_∅" not in json.dumps(r, ensure_ascii=False)
+
+
 def test_values_from_npz_file(capsys, tmp_path):
     A = np.array([[1.0, 2.0, 0.0], [0.0, 3.0, -1.0], [4.0, 0.0, 1.0]])
     x = np.array([1.0, -2.0, 0.5])
