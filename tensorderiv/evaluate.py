@@ -5,6 +5,11 @@ Each node is computed once per evaluation (shared subexpressions included) into 
 identifications and broadcasts as redundant axes; element-wise functions act on the compact core
 when that is exact; sums keep the structure their terms share.
 
+Values are checked (names, shapes, finiteness) and every function's domain and every result's
+finiteness are checked as they are computed, for numpy arrays. Lazy arrays (dask) stay lazy:
+those value checks would force them, so they are skipped and happen only in numpy's own terms
+when the result is computed.
+
 A :class:`Program` is the compiled form: the nodes in dependency order and, for each einsum, a
 :class:`~tensorderiv.contract.ContractionPlan` worked out on the first run and reused after.
 
