@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import tensorderiv as td
 from tensorderiv.testing import AUTO_DENSE_MAX, DerivativeCheck, check_derivative
+from tensorderiv.testing.check import ATOL_FRACTION, NOISE_ULPS
 from tensorderiv.testing.strategies import (
     KINKED,
     STRUCTURES,
@@ -319,6 +320,48 @@ def test_a_tolerance_is_a_tolerance():
     with pytest.raises(AssertionError, match="no common mistake recognised"):
         check_derivative(f, {"x": x}, lambda x: right(x) + np.array([0.0, 1e-3, 0.0]))
     check_derivative(f, {"x": x}, lambda x: right(x) + np.array([0.0, 1e-3, 0.0]), atol=2e-3)
+
+
+def test_a_small_derivative_is_checked_as_strictly_as_a_large_one():
+    # ∂(1e-7·Σx²)/∂x = 2e-7·x: a zero answer must fail, from differences and from the text
+    x = np.ones(3)
+    for f, at in ((lambda x: 1e-7 * np.sum(x**2), x), ("0.0000001 * sum(x ** 2)", {"x": x})):
+        with pytest.raises(AssertionError, match="zero: yours is zero everywhere"):
+            check_derivative(f, at, lambda x: np.zeros(3))
+        with pytest.raises(AssertionError, match="off by a factor of 2"):
+            check_derivative(f, at, lambda x: 4e-7 * x)
+        assert check_derivative(f, at, lambda x: 2e-7 * x).atol < 1e-12
+        # an explicit atol is still absolute: 1e-6 is loose enough for the zero answer
+        assert check_derivative(f, at, lambda x: np.zeros(3), atol=1e-6).atol == 1e-6
+    # the same verdicts at every scale of f: the tolerance moves with the derivative
+    x = np.array([0.3, -1.2, 2.0])
+    for c in (1e-9, 1.0, 1e9):
+        for f, at in ((lambda x, c=c: c * np.sum(np.sin(x)), x),
+                      (f"{c!r} * sum(sin(x))", {"x": x})):
+            check_derivative(f, at, lambda x, c=c: c * np.cos(x))
+            with pytest.raises(AssertionError, match="sign is flipped"):
+                check_derivative(f, at, lambda x, c=c: -c * np.cos(x))
+            with pytest.raises(AssertionError, match="no common mistake"):
+                check_derivative(f, at, lambda x, c=c: c * (np.cos(x) + np.array([0.0, 1e-3, 0.0])))
+
+
+def test_the_default_tolerance_follows_the_documented_rule():
+    x = np.array([0.3, -1.2, 2.0])
+    eps64 = np.finfo(np.float64).eps
+    fx, true = abs(np.sum(np.sin(x))), np.max(np.abs(np.cos(x)))
+    symbolic = check_derivative("sum(sin(x))", {"x": x}, lambda x: np.cos(x))
+    assert symbolic.atol == pytest.approx(ATOL_FRACTION * true + NOISE_ULPS * eps64 * fx / 2.0)
+    fd = check_derivative(lambda x: np.sum(np.sin(x)), x, np.cos, eps=1e-3)
+    assert fd.atol == pytest.approx(ATOL_FRACTION * true + NOISE_ULPS * eps64 * fx / 1e-3,
+                                    rel=1e-6)
+    hessian = check_derivative(lambda x: np.sum(np.sin(x)), x, lambda x: np.diag(-np.sin(x)),
+                               order=2, eps=1e-2)
+    assert hessian.atol == pytest.approx(ATOL_FRACTION * np.max(np.abs(np.sin(x)))
+                                         + NOISE_ULPS * eps64 * fx / 1e-4, rel=1e-4)
+    with pytest.raises(ValueError, match="atol must be a finite number >= 0"):
+        check_derivative("sum(x)", {"x": x}, lambda x: np.ones(3), atol=-1.0)
+    with pytest.raises(ValueError, match="rtol must be a finite number >= 0"):
+        check_derivative("sum(x)", {"x": x}, lambda x: np.ones(3), rtol=float("nan"))
 
 
 def test_reshaped_and_zero_answers_are_named():

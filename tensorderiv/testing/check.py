@@ -30,17 +30,23 @@ from ..contract import contract
 from ..ctensor import CTensor
 from ..derivative import derive
 from ..errors import DenseLimitError, TensorDerivError
+from ..evaluate import evaluate
 from ..expr import Expr
 from ..options import get_dense_limit
 from ..parse import parse
 
-__all__ = ["AUTO_DENSE_MAX", "DerivativeCheck", "check_derivative"]
+__all__ = ["ATOL_FRACTION", "AUTO_DENSE_MAX", "NOISE_ULPS", "DerivativeCheck",
+           "check_derivative"]
 
 Layout = Literal["notes", "denominator", "numerator"]
 Mode = Literal["auto", "dense", "directional"]
 
 #: ``auto`` differences entry by entry while ``x.size ** order`` is at most this, else directionally
 AUTO_DENSE_MAX = 128
+#: the default ``atol`` is this fraction of the largest |entry| of the true derivative …
+ATOL_FRACTION = 1e-6
+#: … plus this many float64 epsilons of max|f(x)|, divided by the step to the power ``order``
+NOISE_ULPS = 100.0
 _MAX_PERMUTED_RANK = 6  # r! axis orders are tried as diagnoses up to this rank
 _MAX_OCCURRENCES = 12  # paths tried one at a time; all proper subsets up to 4 occurrences
 
@@ -55,6 +61,7 @@ class DerivativeCheck:
         shape: the shape of the derivative in the layout checked.
         max_error: the largest ``|yours − true|`` over the entries (or contractions) compared.
         evaluations: how many times ``f`` was called (0 for symbolic derivatives).
+        atol: the absolute tolerance used (the default's value when ``atol=None``).
     """
 
     source: Literal["symbolic", "differences"]
@@ -62,6 +69,7 @@ class DerivativeCheck:
     shape: tuple[int, ...]
     max_error: float
     evaluations: int
+    atol: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -134,7 +142,7 @@ def check_derivative(
     order: int = 1,
     layout: Layout = "notes",
     eps: float = 1e-3,
-    atol: float = 1e-6,
+    atol: float | None = None,
     rtol: float = 1e-5,
     mode: Mode = "auto",
     directions: int = 6,
@@ -158,6 +166,12 @@ def check_derivative(
         layout: the layout ``df`` returns.
         eps: the relative step of the differences, ``h = eps · max(1, |x|)`` (numpy functions).
         atol: absolute tolerance; entries pass when ``|yours − true| ≤ atol + rtol·|true|``.
+            ``None`` (the default) scales it with the true derivative, so that a small
+            derivative is checked as strictly as a large one:
+            ``atol = ATOL_FRACTION·max|true| + NOISE_ULPS·ε·max|f(x)| / s**order`` (1e-6 and
+            100, ε the float64 epsilon). The second term is the float64 noise of the truth
+            relative to the function's scale: ``s = eps`` for differences (the rounding of
+            ``f`` divided by the step), ``s = max(1, max|x|)`` for symbolic derivatives.
         rtol: relative tolerance.
         mode: ``"dense"`` compares every entry; ``"directional"`` compares contractions of both
             derivatives with ``directions`` random directions u (for numpy functions the true one
@@ -199,6 +213,9 @@ def check_derivative(
         raise ValueError(f"order must be a positive integer, got {order!r}")
     if not eps > 0 or int(directions) < 1:
         raise ValueError("eps must be positive and directions at least 1")
+    for what, tol in (("atol", atol), ("rtol", rtol)):
+        if tol is not None and not (np.isfinite(tol) and tol >= 0):
+            raise ValueError(f"{what} must be a finite number >= 0, got {tol!r}")
     single = not isinstance(at, Mapping)
     if isinstance(wrt, Expr):
         wrt = wrt.text
@@ -241,6 +258,8 @@ def check_derivative(
         dense = mode == "dense" or (mode == "auto" and ct.dense_nbytes <= get_dense_limit())
         dirs = None if dense else _directions(rng, x, order, directions)
         truth = _Truth(ct.dense() if dense else _contract(ct, dirs), dirs, x.ndim)
+        f_scale = _value_scale(f, values)
+        step = max(1.0, _absmax(x))
         source: Literal["symbolic", "differences"] = "symbolic"
         evaluations = 0
         fdesc = f"{f.text!r}"
@@ -258,7 +277,8 @@ def check_derivative(
                                  f"the given {name}; lower eps (now {eps:g})")
             return out
 
-        out_shape = g(x).shape
+        f0 = g(x)
+        out_shape, f_scale, step = f0.shape, _absmax(f0), eps
         dense = mode == "dense" or (mode == "auto" and x.size ** order <= AUTO_DENSE_MAX)
         if dense:
             truth = _Truth(_fd_dense(g, x, order, eps), None, x.ndim)
@@ -273,6 +293,11 @@ def check_derivative(
     axes = _Axes((*groups, (out_name, len(out_shape))), order)
     what = (f"∂{out_name}/∂{name}" if order == 1 else
             f"∂{_sup(order)}{out_name}/∂{name}{_sup(order)}")
+    if not (math.isfinite(f_scale) and np.all(np.isfinite(truth.values))):
+        raise ValueError(f"check_derivative: {fdesc} or its true derivative is not finite at the "
+                         f"given {name}; check at a point inside the domain")
+    if atol is None:
+        atol = ATOL_FRACTION * _absmax(truth.values) + NOISE_ULPS * _EPS * f_scale / step ** order
     user = call(df, values)
     notes_shape = x.shape * order + tuple(out_shape)
     to_notes = _inverse(axes.positions(layout))
@@ -283,7 +308,7 @@ def check_derivative(
         if _close(got, truth.values, atol, rtol):
             err = float(np.max(np.abs(got - truth.values))) if got.size else 0.0
             return DerivativeCheck(source, "dense" if dense else "directional", expected, err,
-                                   evaluations)
+                                   evaluations, atol)
     how = ("symbolic (tensorderiv.derive)" if source == "symbolic" else
            f"central differences with Richardson extrapolation, h = {eps:g}·max(1, |{name}|), "
            f"{evaluations} evaluations of f")
@@ -295,6 +320,24 @@ def check_derivative(
 
 
 # ---------------------------------------------------------------- the true derivative
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _absmax(a: Any) -> float:
+    """The largest |entry| of ``a`` (0 for an empty array; inf when one is not finite)."""
+    a = np.asarray(a, dtype=np.float64)
+    return float(np.max(np.abs(a), initial=0.0)) if not np.isnan(a).any() else math.inf
+
+
+def _value_scale(f: Expr, values: Mapping[str, np.ndarray]) -> float:
+    """max|f(x)| from the compact value of ``f`` (0 when it cannot be evaluated there)."""
+    try:
+        ct = evaluate(f, {n: v for n, v in values.items() if n in f.variables})
+    except TensorDerivError:
+        return 0.0
+    return _absmax(ct.core)
+
+
 def _floats(at: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {str(n): np.asarray(v, dtype=np.float64) for n, v in at.items()}
 
