@@ -358,6 +358,9 @@ def test_the_default_tolerance_follows_the_documented_rule():
                                order=2, eps=1e-2)
     assert hessian.atol == pytest.approx(ATOL_FRACTION * np.max(np.abs(np.sin(x)))
                                          + NOISE_ULPS * eps64 * fx / 1e-4, rel=1e-4)
+    # a derivative below the smallest normal float64 is 0 to the differences (found by
+    # Hypothesis: f(x) = 5e-324·x); it is not a mistake
+    check_derivative(lambda x: x * 5e-324, np.array([0.0]), lambda x: np.array([[5e-324]]))
     with pytest.raises(ValueError, match="atol must be a finite number >= 0"):
         check_derivative("sum(x)", {"x": x}, lambda x: np.ones(3), atol=-1.0)
     with pytest.raises(ValueError, match="rtol must be a finite number >= 0"):

@@ -168,10 +168,11 @@ def check_derivative(
         atol: absolute tolerance; entries pass when ``|yours − true| ≤ atol + rtol·|true|``.
             ``None`` (the default) scales it with the true derivative, so that a small
             derivative is checked as strictly as a large one:
-            ``atol = ATOL_FRACTION·max|true| + NOISE_ULPS·ε·max|f(x)| / s**order`` (1e-6 and
-            100, ε the float64 epsilon). The second term is the float64 noise of the truth
-            relative to the function's scale: ``s = eps`` for differences (the rounding of
-            ``f`` divided by the step), ``s = max(1, max|x|)`` for symbolic derivatives.
+            ``atol = ATOL_FRACTION·max|true| + NOISE_ULPS·ε·max|f(x)| / s**order + tiny`` (1e-6
+            and 100; ε the float64 epsilon, tiny its smallest normal number, 2.2e-308). The
+            second term is the float64 noise of the truth relative to the function's scale:
+            ``s = eps`` for differences (the rounding of ``f`` divided by the step),
+            ``s = max(1, max|x|)`` for symbolic derivatives.
         rtol: relative tolerance.
         mode: ``"dense"`` compares every entry; ``"directional"`` compares contractions of both
             derivatives with ``directions`` random directions u (for numpy functions the true one
@@ -297,7 +298,8 @@ def check_derivative(
         raise ValueError(f"check_derivative: {fdesc} or its true derivative is not finite at the "
                          f"given {name}; check at a point inside the domain")
     if atol is None:
-        atol = ATOL_FRACTION * _absmax(truth.values) + NOISE_ULPS * _EPS * f_scale / step ** order
+        atol = (ATOL_FRACTION * _absmax(truth.values) + NOISE_ULPS * _EPS * f_scale / step ** order
+                + _TINY)
     user = call(df, values)
     notes_shape = x.shape * order + tuple(out_shape)
     to_notes = _inverse(axes.positions(layout))
@@ -321,6 +323,7 @@ def check_derivative(
 
 # ---------------------------------------------------------------- the true derivative
 _EPS = float(np.finfo(np.float64).eps)
+_TINY = float(np.finfo(np.float64).tiny)  # below it float64 has no relative precision left
 
 
 def _absmax(a: Any) -> float:
