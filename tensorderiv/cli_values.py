@@ -14,7 +14,9 @@ name order, each ``rng.standard_normal(shape)``, then adjusted where a function 
 
 A variable merely *inside* such an argument (``log(1 - x)``) is adjusted the same way, which may
 not be enough; give the values in a file then. ``--at FILE.npz`` reads one array per variable
-name (``numpy.savez``), without unpickling anything; every value is used as float64.
+name (``numpy.savez``), without unpickling anything; every value is used as float64, and an
+array for a name the expression does not use is an error (as a value given to
+:meth:`~tensorderiv.Derivative.evaluate` for such a name is).
 
 Example:
     >>> from tensorderiv.cli_values import parse_shape
@@ -181,11 +183,13 @@ def _shape_of(node: Node, name: str) -> tuple[int, ...]:
 def load_values(path: str, shapes: Mapping[str, tuple[int, ...]]) -> Values:
     """Read the values of the variables ``shapes`` names from a ``.npz`` file.
 
-    Arrays for other names in the file are ignored. Nothing is unpickled.
+    Nothing is unpickled.
 
     Raises:
-        ValuesError: when the file cannot be read as ``.npz``, lacks a variable, or holds an
-            array of the wrong shape, of a non-real dtype, or with a non-finite entry.
+        ValuesError: when the file cannot be read as ``.npz``, lacks a variable, holds an array
+            for a name that is not one of ``shapes`` (a misspelt or stale variable would
+            otherwise pass unnoticed), or an array of the wrong shape, of a non-real dtype, or
+            with a non-finite entry.
     """
     try:
         loaded = np.load(path, allow_pickle=False)
@@ -209,6 +213,11 @@ def load_values(path: str, shapes: Mapping[str, tuple[int, ...]]) -> Values:
         if "pickle" in reason:
             reason = "it holds an object array, which would need unpickling"
         raise ValuesError(f"--at {path!r}: cannot read its arrays ({reason})") from None
+    extra = sorted(names - set(shapes))
+    if extra:
+        raise ValuesError(f"--at {path!r}: array {', '.join(map(repr, extra))} given, which the "
+                          f"expression does not use; its variables are {sorted(shapes)} (remove "
+                          f"{'it' if len(extra) == 1 else 'them'} from the file)")
     missing = [n for n in sorted(shapes) if n not in raw]
     if missing:
         held = ", ".join(sorted(names)) or "no arrays"

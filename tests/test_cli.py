@@ -124,7 +124,7 @@ def test_a_rank_2_gradient_is_the_plain_matrix_not_a_kronecker_product(capsys):
 def test_values_from_npz_file(capsys, tmp_path):
     A = np.array([[1.0, 2.0, 0.0], [0.0, 3.0, -1.0], [4.0, 0.0, 1.0]])
     x = np.array([1.0, -2.0, 0.5])
-    np.savez(tmp_path / "v.npz", A=A, x=x, unused=np.zeros(7))
+    np.savez(tmp_path / "v.npz", A=A, x=x)
     r = run_json(capsys, *QUAD, "--at", str(tmp_path / "v.npz"))
     assert r["at"]["source"] == "file" and r["at"]["drawn"] is None
     np.testing.assert_allclose(r["full"], (A + A.T) @ x, rtol=1e-14)
@@ -312,6 +312,10 @@ def test_seeded_values_outside_the_domain_say_what_to_do(capsys):
     (lambda p: np.savez(p, x=np.array(["a", "b", "c"]), A=np.eye(3)), "expected real numbers"),
     (lambda p: np.savez(p, x=np.array([1, None, 2], dtype=object), A=np.eye(3)), "unpickling"),
     (lambda p: np.savez(p, x=np.array([1.0, np.inf, 2.0]), A=np.eye(3)), "non-finite"),
+    (lambda p: np.savez(p, x=np.ones(3), A=np.eye(3), unused=np.zeros(7)),
+     "array 'unused' given, which the expression does not use; its variables are ['A', 'x']"),
+    (lambda p: np.savez(p, x=np.ones(3), A=np.eye(3), y=np.ones(3), B=np.eye(2)),
+     "array 'B', 'y' given"),
 ])
 def test_bad_npz(capsys, tmp_path, make, message):
     path = tmp_path / "values.npz"
@@ -470,12 +474,21 @@ def test_seeded_values_fit_their_functions():
     np.testing.assert_array_equal(v.arrays["S"], S)
 
 
-def test_load_values_ignores_other_arrays_and_casts(tmp_path):
-    np.savez(tmp_path / "v.npz", x=np.arange(3, dtype=np.int32), other=np.ones(2))
+def test_load_values_casts_and_refuses_other_arrays(tmp_path):
+    np.savez(tmp_path / "v.npz", x=np.arange(3, dtype=np.int32))
     v = load_values(str(tmp_path / "v.npz"), {"x": (3,)})
     assert list(v.arrays) == ["x"] and v.arrays["x"].dtype == np.float64
+    np.testing.assert_array_equal(v.arrays["x"], [0.0, 1.0, 2.0])
     with pytest.raises(ValuesError, match="no array for 'y'"):
         load_values(str(tmp_path / "v.npz"), {"x": (3,), "y": ()})
+    # an array the expression does not use is refused, as evaluate refuses such a value
+    np.savez(tmp_path / "w.npz", x=np.ones(3), other=np.ones(2))
+    with pytest.raises(ValuesError, match=r"array 'other' given, which the expression does not "
+                                          r"use; its variables are \['x'\]"):
+        load_values(str(tmp_path / "w.npz"), {"x": (3,)})
+    d = td.derive("sum(x)", "x", shapes={"x": (3,)})
+    with pytest.raises(ValuesError, match="value given for 'other'"):
+        d.evaluate({"x": np.ones(3), "other": np.ones(2)})
 
 
 # ------------------------------------------------------------------ the JSON schema is documented
