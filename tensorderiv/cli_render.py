@@ -38,7 +38,9 @@ JSON fields:
     omitted: the arrays left out because they have more than ``--max-entries`` entries
         (default 100,000 for JSON), ``{"full" | "matrix_form": reason}``; ``{}`` when none.
     check: with ``--at``, the finite-difference check ``{"method", "step", "passed",
-        "max_abs_error", "tolerance", "checked", "total", "skipped"}``, else null.
+        "max_abs_error", "tolerance", "checked", "total", "skipped", "reason"}``, else null;
+        ``passed`` is false, with ``reason``, when a value is NaN or infinite or a perturbed
+        point cannot be evaluated (a non-finite ``max_abs_error`` is the string ``"inf"``).
 
 Example:
     >>> import json
@@ -104,6 +106,8 @@ def _core_reading(report: Report, k: int) -> str:
 def _check_line(check: Check) -> str:
     if check.passed is None:
         return f"finite differences  not made: {check.skipped}"
+    if check.reason is not None:
+        return f"finite differences  FAIL: {check.reason}"
     verdict = "pass" if check.passed else "FAIL"
     return (f"finite differences  max |error| {check.max_abs_error:.1e} (tolerance "
             f"{check.tolerance:.1e}), {check.checked} of {check.total} entries perturbed: "
@@ -248,7 +252,7 @@ def to_json_object(report: Report) -> dict[str, Any]:
         "check": None if c is None else {
             "method": "central differences", "step": STEP, "passed": c.passed,
             "max_abs_error": c.max_abs_error, "tolerance": c.tolerance, "checked": c.checked,
-            "total": c.total, "skipped": c.skipped},
+            "total": c.total, "skipped": c.skipped, "reason": c.reason},
     }
     assert tuple(obj) == JSON_FIELDS  # the schema's key order is part of its stability
     return _plain(obj)

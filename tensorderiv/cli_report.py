@@ -124,11 +124,15 @@ class Check:
 
     Attributes:
         passed: whether every checked entry is within ``tolerance``; ``None`` when skipped.
-        max_abs_error: the largest absolute difference found.
+            A non-finite value (in the derivative or in a difference) or a perturbed point that
+            cannot be evaluated is never a pass: ``False``, with ``reason``.
+        max_abs_error: the largest absolute difference found (``inf`` where a value is not
+            finite; ``None`` when none could be computed).
         tolerance: ``1e-6 · max(1, largest |value| of the derivative or the function)``.
         checked: how many entries of the variable were perturbed.
         total: how many entries it has (at most 256 are perturbed, chosen with seed 0).
-        skipped: why no check was made, if none was.
+        skipped: why no check was made, if none was (the derivative too big to write out).
+        reason: why the check failed when the error alone does not say it, else ``None``.
     """
 
     passed: bool | None
@@ -137,6 +141,7 @@ class Check:
     checked: int = 0
     total: int = 0
     skipped: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +324,10 @@ def finite_difference_check(
     ``h = STEP · max(1, |w_j|)``, and ``(F(w + h e_j) − F(w − h e_j)) / 2h`` is compared with
     ``analytic[j]``, where ``F`` is the expression (first order) or the derivative of order k − 1.
 
+    The check fails (``passed=False`` and a ``reason``) when ``analytic`` or a difference has a
+    NaN or an infinity — a comparison with one proves nothing — and when a perturbed point
+    cannot be evaluated (the check cannot be made there).
+
     Example:
         >>> import numpy as np
         >>> import tensorderiv as td
@@ -328,6 +337,8 @@ def finite_difference_check(
         True
         >>> finite_difference_check(d, v, np.array([3.0, 11.0])).max_abs_error > 0.9
         True
+        >>> finite_difference_check(d, v, np.array([3.0, np.nan])).reason
+        'the derivative has a non-finite entry: nan at x[1]'
     """
     say = progress or (lambda _label: None)
     name = derivative.wrt[0][0]
@@ -337,22 +348,40 @@ def finite_difference_check(
     picks = np.arange(total) if total <= limit else \
         np.sort(np.random.default_rng(0).choice(total, size=limit, replace=False))
     rows = np.asarray(analytic, dtype=np.float64).reshape(total, -1)
+    bad = np.argwhere(~np.isfinite(rows))
+    if bad.size:
+        j, k = (int(i) for i in bad[0])
+        return Check(False, math.inf, None, 0, total, reason=f"the derivative has a non-finite "
+                     f"entry: {rows[j, k]} at {_entry(name, x0.shape, j, rows.shape[1], k)}")
     lower = _lower(derivative)
     scale = max(1.0, float(np.max(np.abs(rows), initial=0.0)))
-    worst = 0.0
+    worst, j = 0.0, 0
     try:
-        for k, j in enumerate(picks):
-            say(f"checking {k + 1}/{len(picks)}")
+        for n, j in enumerate(picks):
+            say(f"checking {n + 1}/{len(picks)}")
             h = STEP * max(1.0, abs(float(x0.flat[j])))
             shifted = []
             for sign in (1.0, -1.0):
                 x = x0.copy()
                 x.flat[j] += sign * h
                 shifted.append(lower({**base, name: x}).reshape(-1))
-            fd = (shifted[0] - shifted[1]) / (2 * h)
+            with np.errstate(over="ignore", invalid="ignore"):
+                fd = (shifted[0] - shifted[1]) / (2 * h)
+            if not np.all(np.isfinite(fd)):
+                k = int(np.argmax(~np.isfinite(fd)))
+                return Check(False, math.inf, None, n + 1, total, reason=(
+                    f"the central difference is not finite: {fd[k]} at "
+                    f"{_entry(name, x0.shape, int(j), rows.shape[1], k)}"))
             scale = max(scale, float(np.max(np.abs(shifted[0]), initial=0.0)))
             worst = max(worst, float(np.max(np.abs(fd - rows[j]), initial=0.0)))
     except TensorDerivError as exc:
-        return Check(None, checked=0, total=total, skipped=f"a perturbed point failed: {exc}")
+        return Check(False, None, None, 0, total, reason=f"cannot check: the point moved by "
+                     f"±h along {_entry(name, x0.shape, int(j))} cannot be evaluated: {exc}")
     tol = 1e-6 * scale
     return Check(bool(worst <= tol), worst, tol, len(picks), total)
+
+
+def _entry(name: str, shape: tuple[int, ...], j: int, n_out: int = 1, k: int = 0) -> str:
+    """Entry ``j`` of the variable (and ``k`` of the output, when it has several) by index."""
+    where = f"{name}[{','.join(map(str, np.unravel_index(j, shape)))}]" if shape else name
+    return where if n_out == 1 else f"{where}, output entry {k}"

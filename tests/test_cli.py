@@ -217,6 +217,72 @@ def test_check_samples_big_variables():
     assert finite_difference_check(d, {"x": x}, wrong, limit=20).passed is False
 
 
+def test_a_non_finite_derivative_never_passes_the_check():
+    # max(worst, nan) ignores a NaN and an infinite value makes the tolerance infinite: neither
+    # may pass. The arrays are the analytic derivative of Σx³ (3x²) with one entry spoilt.
+    d = td.derive("sum(x ** 3)", "x", shapes={"x": (2, 2)})
+    v = {"x": np.array([[1.0, 2.0], [-1.0, 0.5]])}
+    assert finite_difference_check(d, v, 3 * v["x"] ** 2).passed is True
+    for bad in (np.nan, np.inf, -np.inf):
+        analytic = 3 * v["x"] ** 2
+        analytic[1, 0] = bad
+        c = finite_difference_check(d, v, analytic)
+        assert (c.passed, c.max_abs_error) == (False, np.inf)
+        assert c.reason == f"the derivative has a non-finite entry: {bad} at x[1,0]"
+    # a Jacobian: the entry of the variable and of the output are named
+    d = td.derive("W.T @ a", "W", shapes={"W": (3, 2), "a": (3,)})
+    v = {"W": np.ones((3, 2)), "a": np.array([1.0, 2.0, 3.0])}
+    analytic = np.einsum("i,jk->ijk", v["a"], np.eye(2))       # a_i δ_jk (A.74-A.76)
+    assert finite_difference_check(d, v, analytic).passed is True
+    analytic[2, 1, 0] = np.nan
+    c = finite_difference_check(d, v, analytic)
+    assert c.passed is False and c.reason.endswith("nan at W[2,1], output entry 0")
+
+
+def test_a_non_finite_difference_never_passes_the_check():
+    # F = Σ 1e303/x at x₀ = 0 ± h is ±1.7e308: finite, but F(x₀+h) − F(x₀−h) overflows
+    d = td.derive("sum(1e303 / x)", "x", shapes={"x": (2,)})
+    c = finite_difference_check(d, {"x": np.array([0.0, 1.0])}, np.array([-1.0, -1e303]))
+    assert (c.passed, c.max_abs_error) == (False, np.inf)
+    assert c.reason == "the central difference is not finite: inf at x[0]"
+
+
+def test_a_point_that_overflows_when_moved_fails_the_check_and_exits_1(capsys, tmp_path):
+    # exp(709.78) = 1.79e308 is finite, exp(709.78 + h) is not: the check cannot be made, and
+    # that is a failure (exit 1), never a pass
+    x = np.array([709.78, 0.5])
+    d = td.derive("sum(exp(x))", "x", shapes={"x": (2,)})
+    c = finite_difference_check(d, {"x": x}, np.exp(x))
+    assert c.passed is False and re.search(r"cannot check|not finite", c.reason)
+    np.savez(tmp_path / "v.npz", x=x)
+    argv = ["derive", "sum(exp(x))", "--wrt", "x", "--shape", "x=2",
+            "--at", str(tmp_path / "v.npz")]
+    status, out, err = run(capsys, *argv)
+    assert status == 1 and err == ""
+    assert re.search(r"finite differences  FAIL: (cannot check|the central difference)", out)
+    np.testing.assert_allclose(
+        [float(t) for t in out.split("full tensor (2,), notes layout:\n")[1].split("\n")[0]
+         .strip(" []").split()], np.exp(x), rtol=1e-5)
+    status, out, _ = run(capsys, *argv, "--format", "json")
+    check = json.loads(out)["check"]
+    assert status == 1 and check["passed"] is False and check["reason"]
+
+
+def test_a_nan_derivative_fails_the_check_and_exits_1(capsys, monkeypatch):
+    real = td.Derivative.evaluate
+
+    def one_nan(self, values):
+        ct = real(self, values)
+        core = np.array(ct.core, dtype=np.float64)
+        core.flat[1] = np.nan
+        return td.CTensor(core, ct.axes, ct.axis_map, ct.wrt)
+
+    monkeypatch.setattr(td.Derivative, "evaluate", one_nan)
+    status, out, _ = run(capsys, *QUAD, "--at", "0")
+    assert status == 1
+    assert "finite differences  FAIL: the derivative has a non-finite entry: nan at x[1]" in out
+
+
 # ------------------------------------------------------------------ the demo
 def test_demo_numbers_match_numpy(capsys):
     status, out, err = run(capsys, "demo", "--seed", "4")
