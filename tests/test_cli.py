@@ -5,6 +5,8 @@ import io
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -445,6 +447,33 @@ def test_real_process_main_job_and_errors(tmp_path):
         assert p.returncode == 2 and len(p.stderr.splitlines()) == 1
         assert "Traceback" not in p.stderr
     assert shell("demo").returncode == 0
+
+
+def _readme_main_job():
+    """The README's main job: the ``tensorderiv …`` command of its set-up block, as argv."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(t for t in readme.splitlines() if t.startswith("pip install . && tensorderiv "))
+    return shlex.split(line.split("&&", 1)[1])
+
+
+def test_the_installed_console_script_runs_help_and_the_main_job():
+    exe = shutil.which("tensorderiv")
+    if exe is None:
+        pytest.skip("the tensorderiv console script is not on PATH; 'pip install .' puts it there")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the installed package
+    shown = subprocess.run([exe, "--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert shown.returncode == 0 and shown.stderr == ""
+    assert "derive" in shown.stdout and "demo" in shown.stdout
+    argv = _readme_main_job()
+    assert argv[0] == "tensorderiv" and "--at" in argv
+    job = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, env=env, timeout=120)
+    assert job.returncode == 0 and job.stderr == ""
+    assert re.search(r"finite differences .* 3 of 3 entries perturbed: pass", job.stdout)
+    rng = np.random.default_rng(0)                 # --at 0: A, then x, standard normal
+    A, x = rng.standard_normal((3, 3)), rng.standard_normal(3)
+    block = job.stdout.split("full tensor (3,), notes layout:\n")[1].splitlines()[0]
+    np.testing.assert_allclose([float(t) for t in block.strip(" []").split()], (A + A.T) @ x,
+                               atol=1e-5)           # Matrix Cookbook (81), to the digits shown
 
 
 # ------------------------------------------------------------------ progress
