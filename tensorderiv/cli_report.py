@@ -84,8 +84,8 @@ class Structure:
     Attributes:
         name: the structure (``"dense"``, ``"diagonal"``, ``"delta"`` …).
         rule: how it enters a chain rule (``"matmul"``, ``"elementwise"``, ``"outer"`` …).
-        formula: the full tensor in terms of the collapsed one, e.g. ``T[i,j,k] = F[i]·δ[j,k]``.
-        chain_rule: the chain rule with it, e.g. ``∂L/∂W = F (∂L/∂f)ᵀ``.
+        formula: the full tensor 𝐓 in terms of the collapsed 𝐅, e.g. ``𝐓[i,j,k] = 𝐅[i]·δ[j,k]``.
+        chain_rule: the chain rule with it, e.g. ``∂L/∂W = 𝐅 (∂L/∂f)ᵀ``.
         rows: what the collapsed array's rows stand for.
         cols: what its columns stand for.
         note: why this shape and this collapse, with the notes' reference.

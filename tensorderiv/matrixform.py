@@ -14,8 +14,8 @@ rule            ∂L/∂X from g = ∂L/∂Y                                    
 ``scale``       c · g  (c = 1 for the identity)                                —
 ``elementwise`` d ⊙ g                                                          Concept 34
 ``outer``       A gᵀ, placed on the axes of X                                  A.61
-``matmul``      M · g, M the notes' matrix (rows X, columns Y, A.58 vec)       Definition 13
-``kron``        Σ F₁ F₂ g over Y's axes (F₁ g F₂ᵀ for two matrices)            —
+``matmul``      𝐉 · g, 𝐉 the notes' matrix (rows X, columns Y, A.58 vec)       Definition 13
+``kron``        Σ 𝐅₁ 𝐅₂ g over Y's axes (𝐅₁ g 𝐅₂ᵀ for two matrices), rank ≥ 3  —
 ``broadcast``   the core times g, summed over Y's constant axes                Concept 29
 ``einsum``      the index formula of :meth:`MatrixForm.formula`, summed        —
 ==============  ============================================================  =================
@@ -25,6 +25,11 @@ vector as a column, Definition 9), ∂w/∂s is a row (Definition 11), ∂M/∂s
 (Definition 17), and anything else is the notes' flattening (A.58: stack the columns): rows =
 the input's axes (vec), columns = the output's axes (vec). A second derivative of a scalar puts
 the first differentiation on the rows, the second on the columns.
+
+The renderings (:meth:`MatrixForm.formula`, :meth:`MatrixForm.chain_text`, ``str``,
+:meth:`MatrixForm.to_latex`) name the variables as the expression does (``wrt_names``,
+``of_name``) and set the placeholders in bold — 𝐓 the full c-tensor, 𝐅 (𝐅₁, 𝐅₂ …) the
+collapsed arrays, 𝐉 the matrix form — so that none is read as a variable of the expression.
 """
 
 from __future__ import annotations
