@@ -388,7 +388,8 @@ class MatrixForm:
         """How this form enters the chain rule, in the notes' words (``∂L/∂W = 𝐅 (∂L/∂Z)ᵀ``).
 
         The variables are named as in the expression; the collapsed arrays are the bold 𝐅 of
-        :meth:`formula`, and 𝐉 is the matrix form itself (:attr:`array`). For a second
+        :meth:`formula`, and 𝐉 is the matrix form itself (:attr:`array`). The loss downstream
+        is L, or ℒ where a variable or the output is called L. For a second
         derivative this is the term of ∂²L through ∂L/∂(output); the terms with
         ∂²L/∂(output)² come from the first derivatives.
 
@@ -399,8 +400,9 @@ class MatrixForm:
             '∂L/∂Z = 𝐅 ⊙ ∂L/∂A  (𝐅 the diagonal, notes Concept 34)'
         """
         _, y = self._names()
-        lhs = self._leibniz("L")
-        g = f"∂L/∂{y}"
+        loss = "ℒ" if "L" in (*self.wrt_names, y) else "L"  # never one of the named variables
+        lhs = self._leibniz(loss)
+        g = f"∂{loss}/∂{y}"
         wrt, of = _positions(self)
         why = ""
         if self.rule == "zero":
@@ -419,7 +421,7 @@ class MatrixForm:
         else:
             eq, why = self._kron_text(lhs, g) or (self._index_text(lhs, g, wrt, of), "")
         if len(self.wrt_names) > 1:
-            eq += f" + the terms with ∂²L/∂{y}²"
+            eq += f" + the terms with ∂²{loss}/∂{y}²"
         return f"{eq}  ({why})" if why else eq
 
     def _matmul_text(self, lhs: str, g: str, wrt: list[int], of: list[int]) -> tuple[str, str]:

@@ -289,6 +289,17 @@ def test_a_scalar_variable_is_named_from_the_wrt_spec():
     assert ct.matrix_form().chain_text() == "∂L/∂s = 0.75 · ∂L/∂f"
 
 
+def test_the_downstream_loss_is_not_one_of_the_named_variables():
+    a, g = np.array([1.0, 2.0, 3.0]), np.array([10.0, -1.0])
+    dZ_dW = td.reduce(np.einsum("i,jk->ijk", a, np.eye(2)), 2, names=("W", "Z"))
+    product = td.chain(dZ_dW, g)                       # ∂L/∂W = a gᵀ (A.61): its output is L
+    np.testing.assert_array_equal(product.array, np.outer(a, g))
+    assert str(product).startswith("∂L/∂W: dense")
+    assert product.chain_text() == "∂ℒ/∂W = 𝐉 · ∂ℒ/∂L  (𝐉 the matrix form)"
+    form = td.reduce(np.diag([1.0, 2.0]), 1, names=("L", "A"))
+    assert form.chain_text() == "∂ℒ/∂L = 𝐅 ⊙ ∂ℒ/∂A  (𝐅 the diagonal, notes Concept 34)"
+
+
 def test_higher_derivatives_are_named_by_each_differentiation():
     d = td.derive("s * sum(x)", ("s", "x"), shapes={"s": (), "x": (2,)})
     form = d.evaluate({"s": 2.0, "x": np.array([0.25, 0.5])}).matrix_form()
