@@ -452,8 +452,9 @@ def structured_arrays(draw: Any, structure: str | None = None, max_side: int = 3
         T = np.zeros(shape) if structure == "zero" else _generic(rng, shape)
         breaking = np.full(shape, structure == "zero")
         return StructuredArray(T, draw(st.integers(0, len(shape))), 1, structure, breaking)
-    rank = draw(st.integers(3 if structure == "delta" else 1 if structure == "redundant" else 2,
-                            4))
+    # a matrix (rank ≤ 2) is shown as the notes' plain matrix: Kronecker, delta and constant-axis
+    # collapses are the reducer's business from rank 3 on
+    rank = draw(st.integers(3 if structure in ("delta", "kron", "redundant") else 2, 4))
     shape = [side() for _ in range(rank)]
     n_wrt = draw(st.integers(0, rank))
     if structure in ("diagonal", "delta"):
