@@ -25,8 +25,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..axes import Axis
-from ..contract import contract
 from ..ctensor import CTensor
 from ..derivative import derive
 from ..errors import DenseLimitError, TensorDerivError
@@ -34,6 +32,7 @@ from ..evaluate import evaluate
 from ..expr import Expr
 from ..options import get_dense_limit
 from ..parse import parse
+from . import differences
 
 __all__ = ["ATOL_FRACTION", "AUTO_DENSE_MAX", "NOISE_ULPS", "DerivativeCheck",
            "check_derivative"]
@@ -257,8 +256,8 @@ def check_derivative(
             raise ValueError(f"check_derivative: {exc}") from None
         out_shape = f.shape
         dense = mode == "dense" or (mode == "auto" and ct.dense_nbytes <= get_dense_limit())
-        dirs = None if dense else _directions(rng, x, order, directions)
-        truth = _Truth(ct.dense() if dense else _contract(ct, dirs), dirs, x.ndim)
+        dirs = None if dense else differences.directions(rng, x, order, directions)
+        truth = _Truth(ct.dense() if dense else differences.contract_with(ct, dirs), dirs, x.ndim)
         f_scale = _value_scale(f, values)
         step = max(1.0, _absmax(x))
         source: Literal["symbolic", "differences"] = "symbolic"
@@ -282,10 +281,11 @@ def check_derivative(
         out_shape, f_scale, step = f0.shape, _absmax(f0), eps
         dense = mode == "dense" or (mode == "auto" and x.size ** order <= AUTO_DENSE_MAX)
         if dense:
-            truth = _Truth(_fd_dense(g, x, order, eps), None, x.ndim)
+            truth = _Truth(differences.dense(g, x, order, eps), None, x.ndim)
         else:
-            dirs = _directions(rng, x, order, directions)
-            truth = _Truth(np.stack([_fd_along(g, x, us, eps) for us in dirs]), dirs, x.ndim)
+            dirs = differences.directions(rng, x, order, directions)
+            along = [differences.along(g, x, us, eps) for us in dirs]
+            truth = _Truth(np.stack(along), dirs, x.ndim)
         source, evaluations = "differences", counter[0]
         fdesc = getattr(f, "__name__", type(f).__name__)
     out_name = "f" if name != "f" else "out"
@@ -357,71 +357,6 @@ def _inverse(perm: list[int]) -> list[int]:
     return inv
 
 
-def _directions(rng: np.random.Generator, x: np.ndarray, order: int,
-                n: int) -> list[list[np.ndarray]]:
-    """``n`` tuples of ``order`` random directions, each scaled to a largest entry of 1."""
-    out = []
-    for _ in range(int(n)):
-        us = []
-        for _ in range(order):
-            u = rng.standard_normal(x.shape)
-            us.append(u / max(float(np.max(np.abs(u))), 1e-300))
-        out.append(us)
-    return out
-
-
-def _richardson(g: Callable[[np.ndarray], np.ndarray], x: np.ndarray, u: np.ndarray,
-                h: float) -> np.ndarray:
-    """The derivative of ``g`` along ``u``: central differences at h and h/2, extrapolated."""
-    def central(s: float) -> np.ndarray:
-        return (g(x + s * u) - g(x - s * u)) / (2 * s)
-
-    return (4 * central(h / 2) - central(h)) / 3
-
-
-def _fd_dense(g: Callable[[np.ndarray], np.ndarray], x: np.ndarray, order: int,
-              eps: float) -> np.ndarray:
-    """The order-``order`` derivative, notes layout, by differences of the order−1 one."""
-    if order == 0:
-        return g(x)
-
-    def inner(y: np.ndarray) -> np.ndarray:
-        return _fd_dense(g, y, order - 1, eps)
-
-    parts = []
-    for i in np.ndindex(x.shape):
-        u = np.zeros(x.shape)
-        u[i] = 1.0
-        parts.append(_richardson(inner, x, u, eps * max(1.0, abs(float(x[i])))))
-    return np.stack(parts).reshape(x.shape + parts[0].shape)
-
-
-def _fd_along(g: Callable[[np.ndarray], np.ndarray], x: np.ndarray, us: list[np.ndarray],
-              eps: float) -> np.ndarray:
-    """The derivative contracted with the directions ``us`` (the first on the newest axes)."""
-    if not us:
-        return g(x)
-
-    def inner(y: np.ndarray) -> np.ndarray:
-        return _fd_along(g, y, us[1:], eps)
-
-    h = eps * max(1.0, float(np.max(np.abs(x))) if x.size else 1.0)
-    return _richardson(inner, x, us[0], h)
-
-
-def _contract(ct: CTensor, dirs: list[list[np.ndarray]]) -> np.ndarray:
-    """Contractions of a compact derivative with direction tuples, never materialising it."""
-    out = []
-    for us in dirs:
-        ops = []
-        for c, u in enumerate(us, start=1):
-            labels = [a for a in ct.axes if a.role == "wrt" and a.copy == c]
-            ops.append(CTensor(u, [Axis(a.label, a.size, "wrt", a.var, a.index, c)
-                                   for a in labels]))
-        out.append(np.asarray(contract(ct, *ops).dense()))
-    return np.stack(out)
-
-
 # ---------------------------------------------------------------- missing paths
 def _occurrences(text: str, name: str) -> list[tuple[int, int]]:
     """Columns ``(start, end)`` of each use of the variable ``name`` in ``text``."""
@@ -491,7 +426,9 @@ def _path_truths(f: Expr, name: str, values: Mapping[str, np.ndarray], order: in
 
 
 def _dense_or_probed(ct: CTensor, truth: _Truth) -> np.ndarray:
-    return ct.dense() if truth.directions is None else _contract(ct, truth.directions)
+    if truth.directions is None:
+        return ct.dense()
+    return differences.contract_with(ct, truth.directions)
 
 
 # ---------------------------------------------------------------- diagnosis
