@@ -26,7 +26,7 @@ from typing import Any
 
 from .errors import DomainError, ShapeError
 from .functions import FUNCTIONS, apply, softmax_last
-from .nodes import Einsum, Node, Var
+from .nodes import Einsum, Node, Var, walk
 from .simplify import add, constant, einsum, scale
 
 __all__ = [
@@ -187,17 +187,7 @@ def var(name: str, shape: Sequence[int] = ()) -> Expr:
 
 def _node_vars(node: Node) -> dict[str, tuple[int, ...]]:
     """The variables a node reads, with their shapes."""
-    out: dict[str, tuple[int, ...]] = {}
-    stack, seen = [node], set()
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        if isinstance(n, Var):
-            out[n.name] = n.shape
-        stack.extend(n.children())
-    return out
+    return {n.name: n.shape for n in walk(node) if isinstance(n, Var)}
 
 
 def _merged(*exprs: Expr) -> dict[str, tuple[int, ...]]:

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
-__all__ = ["Apply", "Einsum", "Node", "Sum", "Var"]
+__all__ = ["Apply", "Einsum", "Node", "Sum", "Var", "walk"]
 
 Term = tuple["Node", tuple[int, ...]]
 
@@ -232,3 +232,15 @@ class Apply(Node):
     def children(self) -> tuple[Node, ...]:
         """The argument."""
         return (self.arg,)
+
+
+def walk(root: Node) -> Iterator[Node]:
+    """Every node under ``root`` (itself included), each once, in no particular order."""
+    stack, seen = [root], set()
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        yield n
+        stack.extend(n.children())

@@ -22,7 +22,7 @@ from ..axes import Axis
 from ..ctensor import CTensor
 from ..errors import DomainError
 from ..evaluate import evaluate
-from ..nodes import Apply, Einsum, Node, Var
+from ..nodes import Apply, Einsum, Node, Var, walk
 from ..optional import require
 
 # Hypothesis is the test extra's: without it this import says what to install
@@ -500,13 +500,7 @@ def _direct_var(node: Node) -> tuple[Var, float] | None:
 def _needs(node: Node) -> dict[str, set[str]]:
     """What each variable must be for the expression's functions: positive, nonzero, invertible."""
     need: dict[str, set[str]] = {}
-    stack, seen = [node], set()
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        stack.extend(n.children())
+    for n in walk(node):
         if not isinstance(n, Apply):
             continue
         found = _direct_var(n.arg)
