@@ -151,33 +151,20 @@ def seed_values(expr: Expr, seed: int) -> Values:
     needs = _needs(expr.node)
     arrays: dict[str, np.ndarray] = {}
     drawn: dict[str, str] = {}
-    for name in sorted(needs):
-        shape = _shape_of(expr.node, name)
+    for name, shape in sorted(expr.declared.items()):  # every variable as written
         v = rng.standard_normal(shape)
         how = ["standard normal"]
-        positive = sorted(needs[name] & {"log", "sqrt", "pow"})
+        positive = sorted(needs.get(name, set()) & {"log", "sqrt", "pow"})
         if positive:
             v = np.abs(v) + 0.5
             how = [f"|standard normal| + 0.5, for {', '.join(positive)}"]
-        square = sorted(needs[name] & _SQUARE_UNDER)
+        square = sorted(needs.get(name, set()) & _SQUARE_UNDER)
         if square and v.ndim == 2 and v.shape[0] == v.shape[1]:
             v = v + np.diag(np.abs(v).sum(axis=1) + 1.0)
             how.append(f"made diagonally dominant for {', '.join(square)}")
         arrays[name] = v
         drawn[name] = ", ".join(how)
     return Values(arrays, "seed", seed=seed, drawn=drawn)
-
-
-def _shape_of(node: Node, name: str) -> tuple[int, ...]:
-    stack, seen = [node], set()
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Var) and n.name == name:
-            return n.shape
-        if n not in seen:
-            seen.add(n)
-            stack.extend(n.children())
-    raise KeyError(name)  # pragma: no cover - names come from the same graph
 
 
 def load_values(path: str, shapes: Mapping[str, tuple[int, ...]]) -> Values:
