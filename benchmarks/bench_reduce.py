@@ -17,7 +17,7 @@ import numpy as np
 
 import tensorderiv as td
 from tensorderiv import CTensor
-from tensorderiv.axes import of_axes, wrt_axes
+from tensorderiv.core.axes import of_axes, wrt_axes
 
 rng = np.random.default_rng(0)
 

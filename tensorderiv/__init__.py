@@ -9,11 +9,10 @@ Example:
     (3, 2)
 """
 
-from .axes import Axis
-from .contract import contract
-from .ctensor import CTensor
-from .derivative import Compiled, Derivative, derive
-from .errors import (
+from .core.axes import Axis
+from .core.contract import contract
+from .core.ctensor import CTensor
+from .core.errors import (
     DenseLimitError,
     DomainError,
     LabelError,
@@ -23,8 +22,12 @@ from .errors import (
     TensorDerivError,
     ValuesError,
 )
-from .evaluate import evaluate
-from .expr import (
+from .core.options import dense_limit, get_dense_limit, set_dense_limit
+from .forms.notation import einsum_notation, matrix_notation
+from .forms.reduce import MatrixForm, chain, reduce, to_layout
+from .symbolic.derivative import Compiled, Derivative, derive
+from .symbolic.evaluate import evaluate
+from .symbolic.expr import (
     Expr,
     abs,
     cos,
@@ -51,11 +54,8 @@ from .expr import (
     trace,
     var,
 )
-from .expr import einsum_ as einsum
-from .notation import einsum_notation, matrix_notation
-from .options import dense_limit, get_dense_limit, set_dense_limit
-from .parse import parse
-from .reduce import MatrixForm, chain, reduce, to_layout
+from .symbolic.expr import einsum_ as einsum
+from .symbolic.parse import parse
 
 __version__ = "0.1.0"
 

@@ -8,7 +8,7 @@ import pytest
 
 import tensorderiv as td
 from tensorderiv import CTensor, contract
-from tensorderiv.optional import require
+from tensorderiv.core.optional import require
 
 
 def test_missing_extra_names_the_pip_command():

@@ -16,11 +16,14 @@ import numpy as np
 import pytest
 
 import tensorderiv as td
-from tensorderiv import cli, cli_render, cli_report, notation
-from tensorderiv.cli_report import finite_difference_check
-from tensorderiv.cli_values import load_values, parse_shape, seed_values
-from tensorderiv.errors import ShapeError, ValuesError
-from tensorderiv.latex import to_latex
+from tensorderiv.cli import app as cli
+from tensorderiv.cli import render as cli_render
+from tensorderiv.cli import report as cli_report
+from tensorderiv.cli.report import finite_difference_check
+from tensorderiv.cli.values import load_values, parse_shape, seed_values
+from tensorderiv.core.errors import ShapeError, ValuesError
+from tensorderiv.forms import notation
+from tensorderiv.forms.latex import to_latex
 
 ROOT = Path(__file__).resolve().parents[1]
 QUAD = ["derive", "x.T @ A @ x", "--wrt", "x", "--shape", "x=3", "--shape", "A=3x3"]

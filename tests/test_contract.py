@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 import tensorderiv as td
 from tensorderiv import CTensor, contract
-from tensorderiv.axes import Axis, of_axes, wrt_axes
-from tensorderiv.contract import cache_info
+from tensorderiv.core.axes import Axis, of_axes, wrt_axes
+from tensorderiv.core.contract import cache_info
 from tensorderiv.testing.strategies import ctensors
 
 POOL = list("abcdefg")

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import tensorderiv as td
 from tensorderiv import CTensor
-from tensorderiv.axes import Axis, of_axes, wrt_axes
+from tensorderiv.core.axes import Axis, of_axes, wrt_axes
 from tensorderiv.testing.strategies import STRUCTURES, ctensors
 
 

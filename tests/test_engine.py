@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import tensorderiv as td
-from tensorderiv.functions import FUNCTIONS, Function, apply, register
-from tensorderiv.nodes import Einsum, Sum
-from tensorderiv.simplify import is_zero, scale
+from tensorderiv.symbolic.functions import FUNCTIONS, Function, apply, register
+from tensorderiv.symbolic.nodes import Einsum, Sum
+from tensorderiv.symbolic.simplify import is_zero, scale
 
 # ---------------------------------------------------------------- the API's conventions
 

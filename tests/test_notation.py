@@ -12,7 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import tensorderiv as td
-from tensorderiv.notation import einsum_notation, matrix_notation
+from tensorderiv.forms.notation import einsum_notation, matrix_notation
 from tensorderiv.testing.strategies import expressions, values_for
 
 

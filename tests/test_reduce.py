@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import tensorderiv as td
 from tensorderiv import CTensor
-from tensorderiv.axes import Axis, of_axes, wrt_axes
-from tensorderiv.layouts import flatten
-from tensorderiv.matrixform import STRUCTURES
+from tensorderiv.core.axes import Axis, of_axes, wrt_axes
+from tensorderiv.forms.layouts import flatten
+from tensorderiv.forms.matrixform import STRUCTURES
 from tensorderiv.testing.strategies import DENSE_STRUCTURES, ctensors, structured_arrays
 
 ATOL, RTOL = 1e-12, 1e-9

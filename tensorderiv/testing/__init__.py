@@ -1,4 +1,6 @@
-"""Tools for testing derivatives: checks and Hypothesis strategies (public API).
+"""Tools for testing derivatives: checks and Hypothesis strategies (public API), a top layer.
+
+It may import the core, symbolic and forms layers, never the command line.
 
 :func:`check_derivative` needs only numpy. ``tensorderiv.testing.strategies`` needs Hypothesis
 (the ``test`` extra); it is imported only when asked for.

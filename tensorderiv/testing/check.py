@@ -25,13 +25,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..ctensor import CTensor
-from ..derivative import derive
-from ..errors import DenseLimitError, TensorDerivError
-from ..evaluate import evaluate
-from ..expr import Expr
-from ..options import get_dense_limit
-from ..parse import parse
+from ..core.ctensor import CTensor
+from ..core.errors import DenseLimitError, TensorDerivError
+from ..core.options import get_dense_limit
+from ..symbolic.derivative import derive
+from ..symbolic.evaluate import evaluate
+from ..symbolic.expr import Expr
+from ..symbolic.parse import parse
 from . import differences
 
 __all__ = ["ATOL_FRACTION", "AUTO_DENSE_MAX", "NOISE_ULPS", "DerivativeCheck",

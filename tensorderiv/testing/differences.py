@@ -19,9 +19,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..axes import Axis
-from ..contract import contract
-from ..ctensor import CTensor
+from ..core.axes import Axis
+from ..core.contract import contract
+from ..core.ctensor import CTensor
 
 __all__ = ["along", "contract_with", "dense", "directions", "richardson"]
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import expr as E  # noqa: N812 - E is the expression vocabulary
-from ..axes import Axis
-from ..ctensor import CTensor
-from ..errors import DomainError
-from ..evaluate import evaluate
-from ..nodes import Apply, Einsum, Node, Var, walk
-from ..optional import require
+from ..core.axes import Axis
+from ..core.ctensor import CTensor
+from ..core.errors import DomainError
+from ..core.optional import require
+from ..symbolic import expr as E  # noqa: N812 - E is the expression vocabulary
+from ..symbolic.evaluate import evaluate
+from ..symbolic.nodes import Apply, Einsum, Node, Var, walk
 
 # Hypothesis is the test extra's: without it this import says what to install
 st = require("hypothesis.strategies", "test")

@@ -12,11 +12,11 @@ c-tensor's labelled axes and full shape, and the contraction it evaluates; with 
 numbers (the notes' collapsed form, and the full tensor when it is small) and a central
 finite-difference check of them. ``--wrt`` may be repeated for a mixed derivative (the first
 named is the outermost differentiation, its axes come first). How ``--at SEED`` draws values and
-how ``--at FILE.npz`` is read: :mod:`tensorderiv.cli_values`. The JSON fields:
-:mod:`tensorderiv.cli_render` (schema ``tensorderiv.derive/1``) and ``docs/cli.md``.
+how ``--at FILE.npz`` is read: :mod:`tensorderiv.cli.values`. The JSON fields:
+:mod:`tensorderiv.cli.render` (schema ``tensorderiv.derive/1``) and ``docs/cli.md``.
 
-The expression is read by :func:`tensorderiv.parse` (Python's ``ast``, never ``eval``): text
-outside the language is refused before anything runs.
+The expression is read by :func:`tensorderiv.parse` (Python's ``ast``, never ``eval``):
+text outside the language is refused before anything runs.
 
 Exit status: 0 on success; 1 when a finite-difference check fails; 2 for bad input (a parse
 error, unknown flags, malformed or mismatched shapes, a ``--wrt`` that is not in the
@@ -27,7 +27,7 @@ Work that takes more than about a second shows a progress line on stderr when st
 terminal, and nothing otherwise.
 
 Example:
-    >>> from tensorderiv.cli import main
+    >>> from tensorderiv.cli.app import main
     >>> main(["derive", "sum(x * x)", "--wrt", "y", "--shape", "x=2"])   # the message: stderr
     2
 """
@@ -44,12 +44,12 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import IO, Any, NoReturn
 
-from .cli_demo import run_demo
-from .cli_render import render_json, render_latex, render_text
-from .cli_report import build_report
-from .cli_values import load_values, parse_shape, seed_values
-from .derivative import derive
-from .errors import DomainError, ParseError, ShapeError, TensorDerivError, ValuesError
+from ..core.errors import DomainError, ParseError, ShapeError, TensorDerivError, ValuesError
+from ..symbolic.derivative import derive
+from .demo import run_demo
+from .render import render_json, render_latex, render_text
+from .report import build_report
+from .values import load_values, parse_shape, seed_values
 
 __all__ = ["PROGRESS_DELAY", "Progress", "build_parser", "main"]
 

@@ -1,12 +1,12 @@
 """What ``tensorderiv derive`` reports about a derivative, as records the renderers print.
 
 :func:`build_report` evaluates a :class:`~tensorderiv.Derivative` once and gathers: its symbolic
-matrix form (when :mod:`tensorderiv.notation` can write one), the contraction it evaluates, the
-c-tensor's labelled axes and how they are stored, the notes' matrix form, and — when values were
+matrix form (when :mod:`tensorderiv.forms.notation` can write one), the contraction it evaluates,
+the c-tensor's labelled axes and how they are stored, the notes' matrix form, and — when values were
 given — the numbers and a finite-difference check of them.
 
 Without values the derivative is still evaluated once, at the seed-0 values of
-:func:`~tensorderiv.cli_values.seed_values`, to learn its structure (which axes carry Kronecker
+:func:`~tensorderiv.cli.values.seed_values`, to learn its structure (which axes carry Kronecker
 deltas, which are constant); those values are not reported.
 
 :func:`finite_difference_check` is independent of the engine's differentiation: it perturbs one
@@ -15,8 +15,8 @@ entry of the variable at a time, in float64, and re-evaluates the derivative of 
 
 Example:
     >>> import tensorderiv as td
-    >>> from tensorderiv.cli_report import build_report
-    >>> from tensorderiv.cli_values import seed_values
+    >>> from tensorderiv.cli.report import build_report
+    >>> from tensorderiv.cli.values import seed_values
     >>> d = td.derive("x.T @ A @ x", "x", shapes={"x": (3,), "A": (3, 3)})
     >>> r = build_report(d, seed_values(d.of, 0))
     >>> r.full_shape, r.check.passed
@@ -32,15 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from . import notation
-from .axes import Axis, of_axes, wrt_axes
-from .cli_values import Values, seed_values
-from .ctensor import CTensor, Layout
-from .derivative import Derivative, derive
-from .errors import DomainError, TensorDerivError
-from .evaluate import Program
-from .nodes import Var
-from .notation import einsum_notation
+from ..core.axes import Axis, of_axes, wrt_axes
+from ..core.ctensor import CTensor, Layout
+from ..core.errors import DomainError, TensorDerivError
+from ..forms import notation
+from ..forms.notation import einsum_notation
+from ..symbolic.derivative import Derivative, derive
+from ..symbolic.evaluate import Program
+from ..symbolic.nodes import Var
+from .values import Values, seed_values
 
 __all__ = ["STEP", "AxisRow", "Check", "Report", "Structure", "build_report", "describe_form",
            "finite_difference_check", "symbolic_matrix_form"]
@@ -146,7 +146,7 @@ class Check:
 
 @dataclass(frozen=True)
 class Report:
-    """Everything ``derive`` prints; the renderers in :mod:`tensorderiv.cli_render` lay it out."""
+    """Everything ``derive`` prints; the renderers in :mod:`tensorderiv.cli.render` lay it out."""
 
     expression: str
     derivative: str

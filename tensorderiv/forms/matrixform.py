@@ -43,9 +43,9 @@ from typing import Any, Literal
 import numpy as np
 import opt_einsum as oe
 
-from .axes import Axis
-from .ctensor import expand_core
-from .errors import ShapeError
+from ..core.axes import Axis
+from ..core.ctensor import expand_core
+from ..core.errors import ShapeError
 from .layouts import axis_name, flatten, groups, present, slot_order
 
 __all__ = ["RULES", "STRUCTURES", "MatrixForm"]

@@ -1,7 +1,7 @@
 """User-facing expressions: variables, numpy-style operators and the function vocabulary.
 
-An :class:`Expr` pairs an index-notation node (:mod:`tensorderiv.nodes`) with the text a person
-would write for it; operators follow numpy (broadcasting, ``@`` for 1-D and 2-D operands and
+An :class:`Expr` pairs an index-notation node (:mod:`tensorderiv.symbolic.nodes`) with the text a
+person would write for it; operators follow numpy (broadcasting, ``@`` for 1-D and 2-D operands and
 batches, ``.T`` reversing axes). Shape errors name the operation in the user's own terms.
 
 Example:
@@ -13,7 +13,8 @@ Example:
     >>> W @ x
     Traceback (most recent call last):
     ...
-    tensorderiv.errors.ShapeError: W @ x: inner sizes differ (2 vs 3); (a×b)(b×c) needs the same b
+    tensorderiv.core.errors.ShapeError: W @ x: inner sizes differ (2 vs 3); (a×b)(b×c) needs the
+    same b
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import DomainError, ShapeError
+from ..core.errors import DomainError, ShapeError
 from .functions import FUNCTIONS, apply, softmax_last
 from .nodes import Einsum, Node, Var, walk
 from .simplify import add, constant, einsum, scale
@@ -68,7 +69,7 @@ class Expr:
     """An expression: an index-notation node and the text it was written as.
 
     Attributes:
-        node: the interned node (:mod:`tensorderiv.nodes`).
+        node: the interned node (:mod:`tensorderiv.symbolic.nodes`).
         text: how a person writes it, e.g. ``"tanh(W.T @ x)"``.
     """
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .axes import Axis
+from ..core.axes import Axis
 
 __all__ = ["axis_name", "flatten", "groups", "present", "shape_note", "slot_order"]
 
@@ -37,7 +37,7 @@ def groups(axes: Sequence[Axis]) -> tuple[list[int], list[int]]:
     derivative copies, rows are the first copy and columns the others.
 
     Example:
-        >>> from tensorderiv.axes import wrt_axes
+        >>> from tensorderiv.core.axes import wrt_axes
         >>> groups([*wrt_axes("x", (3,), copy=1), *wrt_axes("x", (3,), copy=2)])  # a Hessian
         ([0], [1])
     """
@@ -74,7 +74,7 @@ def shape_note(axes: Sequence[Axis], derivative: bool) -> tuple[str, str, str]:
     """Rows, columns and the notes' reason for the shape of an array over ``axes``.
 
     Example:
-        >>> from tensorderiv.axes import of_axes, wrt_axes
+        >>> from tensorderiv.core.axes import of_axes, wrt_axes
         >>> shape_note(of_axes("M", (2, 3)), derivative=True)[2]
         '∂M/∂s has the shape of Mᵀ (k×r), notes Definition 17'
         >>> shape_note(wrt_axes("M", (2, 3)), derivative=True)    # ∂s/∂M
@@ -116,7 +116,7 @@ def present(arr: np.ndarray, axes: Sequence[Axis], derivative: bool) -> np.ndarr
 
     Example:
         >>> import numpy as np
-        >>> from tensorderiv.axes import wrt_axes
+        >>> from tensorderiv.core.axes import wrt_axes
         >>> present(np.arange(3.0), wrt_axes("v", (3,)), derivative=True).shape  # a column
         (3, 1)
     """
@@ -140,7 +140,7 @@ def slot_order(axis_map: Sequence[int | None], axes: Sequence[Axis], n_slots: in
     """The core's slots in the order of the first full axis reading each, and those axes.
 
     Example:
-        >>> from tensorderiv.axes import of_axes
+        >>> from tensorderiv.core.axes import of_axes
         >>> order, reps = slot_order((1, None, 0), of_axes("T", (2, 3, 4)), 2)
         >>> order, [a.index for a in reps]
         ([1, 0], [0, 2])

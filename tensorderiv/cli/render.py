@@ -45,8 +45,8 @@ JSON fields:
 Example:
     >>> import json
     >>> import tensorderiv as td
-    >>> from tensorderiv.cli_report import build_report
-    >>> from tensorderiv.cli_render import render_json
+    >>> from tensorderiv.cli.report import build_report
+    >>> from tensorderiv.cli.render import render_json
     >>> r = build_report(td.derive("sum(x)", "x", shapes={"x": (2,)}), None)
     >>> json.loads(render_json(r))["full_shape"]
     [2]
@@ -60,8 +60,8 @@ from typing import Any
 
 import numpy as np
 
-from .cli_report import STEP, Check, Report
-from .latex import derivative_latex, latex_or_text, texttt
+from ..forms.latex import derivative_latex, latex_or_text, texttt
+from .report import STEP, Check, Report
 
 __all__ = ["JSON_FIELDS", "SCHEMA", "render_json", "render_latex", "render_text"]
 

@@ -1,7 +1,7 @@
 """Optional dependencies, imported lazily with a message naming the extra to install (a leaf).
 
 Example:
-    >>> from tensorderiv.optional import require
+    >>> from tensorderiv.core.optional import require
     >>> require("numpy", "test").__name__
     'numpy'
     >>> require("no_such_module", "plot")  # doctest: +ELLIPSIS

@@ -15,7 +15,7 @@ Example: for Z = Wᵀa with W (m×n), ∂Z/∂W is a full (m, n, n) tensor store
 
     >>> import numpy as np
     >>> from tensorderiv import CTensor
-    >>> from tensorderiv.axes import Axis
+    >>> from tensorderiv.core.axes import Axis
     >>> a = np.array([1.0, 2.0, 3.0])
     >>> dZ_dW = CTensor(a, [Axis("i", 3, "wrt", "W", 0, 1), Axis("j", 2, "wrt", "W", 1, 1),
     ...                     Axis("k", 2, "of", "Z", 0)], axis_map=(0, 1, 1))  # a_i δ_jk
@@ -68,7 +68,7 @@ class CTensor:
 
     Args:
         core: the stored values (any array with ``shape``, ``dtype`` and numpy semantics).
-        axes: the full axes, as :class:`~tensorderiv.axes.Axis` records (or bare labels when
+        axes: the full axes, as :class:`~tensorderiv.core.axes.Axis` records (or bare labels when
             ``axis_map`` is omitted; then each label reads the core axis of the same position).
         axis_map: for each full axis, the core axis it reads, or ``None`` for a redundant axis
             (constant along it). Two full axes reading one core axis form a Kronecker delta;
@@ -278,10 +278,10 @@ class CTensor:
         return CTensor(self.core.astype(dtype), self.axes, self.axis_map, self.wrt)
 
     def matrix_form(self, **options: Any) -> Any:
-        """The notes' matrix form of this c-tensor, a ``MatrixForm`` (see ``tensorderiv.reduce``).
+        """The notes' matrix form of this c-tensor, a ``MatrixForm`` (see :mod:`~.forms.reduce`).
 
-        The reducer lives downstream, in :mod:`tensorderiv.reduce`, which registers itself here
-        through :func:`register_matrix_form` when the package is imported.
+        The reducer lives downstream, in :mod:`tensorderiv.forms.reduce`, which registers itself
+        here through :func:`register_matrix_form` when the package is imported.
         """
         if not _MATRIX_FORM:
             raise RuntimeError("no matrix-form reducer is registered; import tensorderiv")
@@ -376,7 +376,7 @@ def linear_combination(pairs: Sequence[tuple[float, CTensor]]) -> CTensor:
 
     Example:
         >>> import numpy as np
-        >>> from tensorderiv.axes import Axis
+        >>> from tensorderiv.core.axes import Axis
         >>> ij = [Axis("i", 2), Axis("j", 2)]
         >>> eye = CTensor(np.float64(1.0), ij, axis_map=(0, 0))   # δᵢⱼ, no storage
         >>> ones = CTensor(np.float64(1.0), ij, axis_map=(None, None))

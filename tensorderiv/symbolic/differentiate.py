@@ -16,7 +16,7 @@ higher orders; the newest differentiation's axes come first.
 
 Example:
     >>> import tensorderiv as td
-    >>> from tensorderiv.differentiate import derivative
+    >>> from tensorderiv.symbolic.differentiate import derivative
     >>> x = td.var("x", (3,))
     >>> derivative((x * x).node, x.node).shape    # 2 diag(x): (3, 3)
     (3, 3)

@@ -1,6 +1,6 @@
 """Reduce a c-tensor to the notes' matrix form, and chain collapsed forms (notes A.2-A.9).
 
-Two entry points give a :class:`~tensorderiv.matrixform.MatrixForm`:
+Two entry points give a :class:`~tensorderiv.forms.matrixform.MatrixForm`:
 
 * ``ct.matrix_form()`` on a :class:`~tensorderiv.CTensor`: the deltas and constant axes its
   storage holds are read exactly (the full array is never materialised); the stored core is then
@@ -8,8 +8,8 @@ Two entry points give a :class:`~tensorderiv.matrixform.MatrixForm`:
 * :func:`reduce` on any dense array — a JAX or PyTorch Jacobian, a finite-difference estimate —
   with the caller saying which axes are inputs (``wrt_axes``) and in which layout the array is.
 
-Structures found (:mod:`tensorderiv.structure`; every numerical claim is checked entry by entry
-against ``tol = atol + rtol · max|T|``): ``zero``, ``identity``, ``scaled_identity``,
+Structures found (:mod:`tensorderiv.forms.structure`; every numerical claim is checked entry by
+entry against ``tol = atol + rtol · max|T|``): ``zero``, ``identity``, ``scaled_identity``,
 ``diagonal`` (a delta with values on it: f′(Z), A.57), ``delta`` (δ ⊗ A: ∂Z/∂W → A, A.74-A.76),
 ``kron`` (A ⊗ B: ∂(AXB)/∂X), ``redundant`` (constant along an axis, Concept 29), ``symmetric``
 (between derivative copies: a Hessian) and ``dense`` (the notes' flattening, A.58).
@@ -52,9 +52,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .axes import Axis
-from .ctensor import CTensor, register_matrix_form
-from .errors import ShapeError, StructureError
+from ..core.axes import Axis
+from ..core.ctensor import CTensor, register_matrix_form
+from ..core.errors import ShapeError, StructureError
 from .layouts import axis_name, groups, shape_note, slot_order
 from .matrixform import RULES, STRUCTURES, MatrixForm
 from .structure import Structure, find_structure
@@ -165,7 +165,7 @@ def reduce(
             says (exact) and, for a dense array, gives the notes' flattening.
 
     Returns:
-        A :class:`~tensorderiv.matrixform.MatrixForm`, its axes in the notes' layout.
+        A :class:`~tensorderiv.forms.matrixform.MatrixForm`, its axes in the notes' layout.
 
     Raises:
         StructureError: when ``wrt_axes``, ``layout``, ``copies`` or a tolerance is not valid.
@@ -217,7 +217,7 @@ def reduce_ctensor(ct: CTensor, *, atol: float = 0.0, rtol: float | None = None,
     Example — ∂Z/∂W for Z = Wᵀa stored as the values of a (A.74-A.76):
         >>> import numpy as np
         >>> from tensorderiv import CTensor
-        >>> from tensorderiv.axes import of_axes, wrt_axes
+        >>> from tensorderiv.core.axes import of_axes, wrt_axes
         >>> ct = CTensor(np.array([1.0, 2.0, 3.0]), [*wrt_axes("W", (3, 2)), *of_axes("Z", (2,))],
         ...              axis_map=(0, 1, 1), wrt=(("W", (3, 2)),))
         >>> form = ct.matrix_form()

@@ -13,7 +13,8 @@ Example:
     >>> td.parse("x.__class__", {"x": (3,)})
     Traceback (most recent call last):
     ...
-    tensorderiv.errors.ParseError: attribute '.__class__' is not allowed; only .T (transpose) is
+    tensorderiv.core.errors.ParseError: attribute '.__class__' is not allowed; only .T (transpose)
+    is
       x.__class__
        ^
 """
@@ -24,8 +25,8 @@ import ast
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..core.errors import ParseError, ShapeError
 from . import expr as E  # noqa: N812 - E is the expression vocabulary
-from .errors import ParseError, ShapeError
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "VOCABULARY", "parse"]
 

@@ -7,7 +7,7 @@ against (the denominator) — the variable's name and axis, and, for ``wrt`` axe
 derivative, which of the k differentiations (``copy``, counted from 1) it belongs to.
 
 Example:
-    >>> from tensorderiv.axes import Axis, wrt_axes
+    >>> from tensorderiv.core.axes import Axis, wrt_axes
     >>> [a.label for a in wrt_axes("W", (3, 2), copy=1)]
     [('W', 1, 0), ('W', 1, 1)]
     >>> Axis("i", 3).role

@@ -8,7 +8,7 @@ then axes of the result. Adding a function means adding one entry here (:func:`r
 Conventions: relu′(0) = 0 and abs′(0) = sign(0) = 0 (the subgradient JAX and PyTorch use).
 
 Example:
-    >>> from tensorderiv.functions import FUNCTIONS
+    >>> from tensorderiv.symbolic.functions import FUNCTIONS
     >>> sorted(FUNCTIONS)[:5]
     ['abs', 'cos', 'det', 'exp', 'inv']
 """

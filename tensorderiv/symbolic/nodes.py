@@ -7,15 +7,15 @@ Four node types make every expression and every derivative:
   is a Kronecker delta between those output axes, and an output index on no term is a broadcast.
   Literals, fills and identities are einsums with no terms.
 * :class:`Sum` — a weighted sum of same-shape nodes.
-* :class:`Apply` — a function from the table in :mod:`tensorderiv.functions` (element-wise, or a
-  matrix function such as ``det``) with numeric parameters.
+* :class:`Apply` — a function from the table in :mod:`tensorderiv.symbolic.functions` (element-wise,
+  or a matrix function such as ``det``) with numeric parameters.
 
 Nodes are hash-consed: building a node equal to a live one returns that very object, so equality
 is identity and hashing is O(1); subexpressions shared in a graph are shared objects, which the
 evaluator computes once. Nodes know their shape and the variables they depend on.
 
 Example:
-    >>> from tensorderiv.nodes import Var, Einsum
+    >>> from tensorderiv.symbolic.nodes import Var, Einsum
     >>> x = Var.make("x", (3,))
     >>> x is Var.make("x", (3,))
     True
@@ -140,7 +140,7 @@ class Einsum(Node):
         out: Sequence[int],
         sizes: dict[int, int] | None = None,
     ) -> Einsum:
-        """Build an einsum node as given (no simplification; see :mod:`tensorderiv.simplify`).
+        """Build an einsum node as given (no simplification; see :mod:`~.symbolic.simplify`).
 
         ``sizes`` is needed only for indices on no term.
         """

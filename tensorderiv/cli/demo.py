@@ -11,7 +11,7 @@ loss and with central finite differences of L.
 
 Example:
     >>> import io
-    >>> from tensorderiv.cli_demo import run_demo
+    >>> from tensorderiv.cli.demo import run_demo
     >>> buf = io.StringIO()
     >>> run_demo(0, buf)
     0
@@ -26,14 +26,14 @@ from typing import IO, Any
 
 import numpy as np
 
-from .axes import Axis
-from .cli_report import describe_form, finite_difference_check
-from .contract import contract
-from .ctensor import CTensor
-from .derivative import derive
-from .errors import StructureError, TensorDerivError
-from .evaluate import evaluate
-from .parse import parse
+from ..core.axes import Axis
+from ..core.contract import contract
+from ..core.ctensor import CTensor
+from ..core.errors import StructureError, TensorDerivError
+from ..symbolic.derivative import derive
+from ..symbolic.evaluate import evaluate
+from ..symbolic.parse import parse
+from .report import describe_form, finite_difference_check
 
 __all__ = ["run_demo"]
 

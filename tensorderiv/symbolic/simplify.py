@@ -10,8 +10,8 @@ The rules, applied as nodes are made (so a derivative costs what its hand-writte
 * **no-ops** — an einsum that returns its single term unchanged is that term.
 
 Example:
-    >>> from tensorderiv.nodes import Var
-    >>> from tensorderiv.simplify import einsum, add, identity
+    >>> from tensorderiv.symbolic.nodes import Var
+    >>> from tensorderiv.symbolic.simplify import einsum, add, identity
     >>> x = Var.make("x", (3,))
     >>> d = einsum(1.0, [(identity((3,)), (0, 1)), (x, (1,))], (0,))   # δᵢⱼ xⱼ
     >>> d is x
@@ -26,7 +26,7 @@ import itertools
 import math
 from collections.abc import Sequence
 
-from .errors import DomainError
+from ..core.errors import DomainError
 from .nodes import Einsum, Node, Sum
 
 __all__ = ["add", "constant", "einsum", "identity", "is_zero", "scale", "zero"]

@@ -13,7 +13,7 @@ Example — the neural-network chain rule ∂L/∂W = ∂Z/∂W · ∂L/∂Z (no
 
     >>> import numpy as np
     >>> from tensorderiv import CTensor, contract
-    >>> from tensorderiv.axes import Axis
+    >>> from tensorderiv.core.axes import Axis
     >>> a, g = np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0])   # g = ∂L/∂Z
     >>> dZ_dW = CTensor(a, [Axis("i", 3, "wrt", "W", 0, 1), Axis("j", 2, "wrt", "W", 1, 1),
     ...                     Axis("z", 2, "of", "Z", 0)], axis_map=(0, 1, 1))  # a_i δ_jz

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import StructureError, ValuesError
+from ..core.errors import StructureError, ValuesError
 
 __all__ = ["Structure", "find_structure"]
 

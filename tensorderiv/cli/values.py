@@ -19,7 +19,7 @@ array for a name the expression does not use is an error (as a value given to
 :meth:`~tensorderiv.Derivative.evaluate` for such a name is).
 
 Example:
-    >>> from tensorderiv.cli_values import parse_shape
+    >>> from tensorderiv.cli.values import parse_shape
     >>> parse_shape("W=3x2"), parse_shape("s="), parse_shape("x=(3,)")
     (('W', (3, 2)), ('s', ()), ('x', (3,)))
 """
@@ -35,11 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ShapeError, ValuesError
-from .expr import Expr
-from .functions import FUNCTIONS
-from .nodes import Apply, Node, Var
-from .parse import VOCABULARY
+from ..core.errors import ShapeError, ValuesError
+from ..symbolic.expr import Expr
+from ..symbolic.functions import FUNCTIONS
+from ..symbolic.nodes import Apply, Node, Var
+from ..symbolic.parse import VOCABULARY
 
 __all__ = ["MAX_ENTRIES", "Values", "load_values", "parse_shape", "seed_values"]
 
@@ -82,7 +82,8 @@ def parse_shape(spec: str) -> tuple[str, tuple[int, ...]]:
         >>> parse_shape("W=3y2")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        tensorderiv.errors.ShapeError: --shape 'W=3y2': size '3y2' is not a positive integer; ...
+        tensorderiv.core.errors.ShapeError: --shape 'W=3y2': size '3y2' is not a positive
+        integer; ...
     """
     how = "write sizes as 3x2 (a matrix), 3 (a vector) or nothing (a scalar, s=)"
     if "=" not in spec:

@@ -6,7 +6,7 @@ Kronecker delta are written with ``δ`` factors (they are never materialised).
 
 Example:
     >>> import tensorderiv as td
-    >>> from tensorderiv.notation import einsum_notation
+    >>> from tensorderiv.forms.notation import einsum_notation
     >>> d = td.derive("sum(tanh(W.T @ x))", "W", shapes={"W": (3, 2), "x": (3,)})
     >>> einsum_notation(d.node)
     "einsum('a,b->ab', x, 1 - square(tanh(einsum('b,ba->a', x, W))))"
@@ -18,9 +18,9 @@ import string
 
 import opt_einsum as oe
 
-from .derivative import Derivative
-from .expr import Expr
-from .nodes import Apply, Einsum, Node, Sum, Var
+from ..symbolic.derivative import Derivative
+from ..symbolic.expr import Expr
+from ..symbolic.nodes import Apply, Einsum, Node, Sum, Var
 
 __all__ = ["NoMatrixFormError", "einsum_notation", "matrix_notation"]
 

@@ -1,13 +1,14 @@
 r"""Expression text → LaTeX, read with Python's ``ast`` module (never ``eval``).
 
-The text is the expression language of :mod:`tensorderiv.parse` (and the matrix forms written in
-it): ``@`` becomes juxtaposition, ``*`` between two non-literals the Hadamard product ``\odot``,
-``.T`` a ``^\top``, ``inv(X)`` an ``X^{-1}``, ``/`` a fraction, and functions are set upright.
+The text is the expression language of :mod:`tensorderiv.symbolic.parse` (and the matrix forms
+written in it): ``@`` becomes juxtaposition, ``*`` between two non-literals the Hadamard product
+``\odot``, ``.T`` a ``^\top``, ``inv(X)`` an ``X^{-1}``, ``/`` a fraction, and functions are set
+upright.
 Text outside that language raises ``ValueError``; :func:`latex_or_text` falls back to
 ``\texttt{...}`` instead.
 
 Example:
-    >>> from tensorderiv.latex import to_latex
+    >>> from tensorderiv.forms.latex import to_latex
     >>> print(to_latex("(A + A.T) @ x"))
     \left(A + A^\top\right) x
     >>> print(to_latex("sum(tanh(W.T @ x) * y) / 2"))

@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .axes import Axis
-from .ctensor import CTensor
+from ..core.axes import Axis
+from ..core.ctensor import CTensor
+from ..core.errors import LabelError
 from .differentiate import derivative
-from .errors import LabelError
 from .evaluate import Program
 from .expr import Expr
 from .nodes import Var

@@ -11,7 +11,7 @@ those value checks would force them, so they are skipped and happen only in nump
 when the result is computed.
 
 A :class:`Program` is the compiled form: the nodes in dependency order and, for each einsum, a
-:class:`~tensorderiv.contract.ContractionPlan` worked out on the first run and reused after.
+:class:`~tensorderiv.core.contract.ContractionPlan` worked out on the first run and reused after.
 
 Example:
     >>> import numpy as np
@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from .axes import Axis
-from .contract import ContractionPlan, plan_contraction
-from .ctensor import CTensor, linear_combination, without_deltas
-from .errors import DomainError, ValuesError
+from ..core.axes import Axis
+from ..core.contract import ContractionPlan, plan_contraction
+from ..core.ctensor import CTensor, linear_combination, without_deltas
+from ..core.errors import DomainError, ValuesError
 from .expr import Expr
 from .functions import FUNCTIONS
 from .nodes import Apply, Einsum, Node, Sum, Var
@@ -156,7 +156,7 @@ class Program:
         >>> import numpy as np
         >>> import tensorderiv as td
         >>> x = td.var("x", (3,))
-        >>> from tensorderiv.evaluate import Program
+        >>> from tensorderiv.symbolic.evaluate import Program
         >>> prog = Program(td.sum(x * x).node)
         >>> float(prog.run({"x": np.ones(3)}).dense())
         3.0
