@@ -11,6 +11,7 @@ __all__ = [
     "DenseLimitError",
     "DomainError",
     "LabelError",
+    "OptionError",
     "ParseError",
     "ShapeError",
     "StructureError",
@@ -62,3 +63,7 @@ class DenseLimitError(TensorDerivError, MemoryError):
 
 class StructureError(TensorDerivError, ValueError):
     """A structure was asked for that the tensor does not have, or axes were described wrongly."""
+
+
+class OptionError(TensorDerivError, ValueError):
+    """A setting given a value it cannot take (a dense limit that is not a positive byte count)."""

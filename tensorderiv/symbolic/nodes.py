@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -40,6 +41,7 @@ class Node:
 
     __slots__ = ("__weakref__", "_digest", "_hash", "shape", "vars")
     _table: ClassVar[weakref.WeakValueDictionary[Any, Node]] = weakref.WeakValueDictionary()
+    _lock: ClassVar[threading.Lock] = threading.Lock()  # one node per key, whatever the threads
     kind: ClassVar[str] = "node"
 
     shape: tuple[int, ...]
@@ -58,8 +60,8 @@ class Node:
         raw = "|".join(map(str, parts)).encode()
         node._digest = hashlib.blake2b(raw, digest_size=8).hexdigest()
         node._hash = hash(node._digest)
-        Node._table[key] = node
-        return node
+        with Node._lock:  # another thread may have interned the same key since the look-up
+            return Node._table.setdefault(key, node)
 
     def __hash__(self) -> int:
         return self._hash
