@@ -85,9 +85,7 @@ sensible = td.reduce(Jw, wrt_axes=2, layout="numerator", names=("W", "Z"), rtol=
 print("default rtol:", too_tight.structure, too_tight.array.shape)
 print("rtol=1e-6:   ", sensible.structure, sensible.array.shape)
 print("what blocked the full collapse with the default:")
-blocked = [t for t in too_tight.tried if t.startswith("constant along W[1]")]
-print(*blocked)
-assert len(blocked) == 1     # the blocks differ by ~1e-11, far above 1000 ε
+print(*[t for t in too_tight.tried if "constant" in t], sep="\n")   # the blocks differ by ~1e-11
 assert too_tight.array.shape == (m, n)                       # one A per block, kept apart
 assert sensible.structure == "delta" and sensible.rule == "outer"
 assert sensible.array.shape == (m, 1)                        # A.76: one A
