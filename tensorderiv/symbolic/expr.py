@@ -415,7 +415,7 @@ def _matrix_fn(name: str) -> Any:
     f.__name__ = name
     f.__qualname__ = name
     f.__doc__ = {"det": "The determinant of a square matrix.",
-                 "logdet": "log |det X| of a square matrix.",
+                 "logdet": "``log |det X|`` of a square matrix.",
                  "inv": "The inverse of a square matrix."}[name]
     return f
 
