@@ -180,7 +180,7 @@ def _run_derive(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         raise ValuesError("give either several --wrt (a mixed derivative) or --order, not both")
     wrt: Any = tuple(args.wrt) if len(args.wrt) > 1 else args.wrt[0]
     derivative = derive(args.expression, wrt, shapes=shapes, order=args.order)
-    unused = sorted(set(shapes) - set(derivative.variables_allowed))
+    unused = sorted(set(shapes) - {*derivative.of.declared, *(n for n, _ in derivative.wrt)})
     if unused:
         raise ShapeError(f"--shape given for {', '.join(map(repr, unused))}, which "
                          f"{derivative.of.text!r} does not use")

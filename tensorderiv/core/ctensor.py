@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .arithmetic import CTensorOps
 from .axes import Axis, canonical_order
 from .errors import DenseLimitError, LabelError, ShapeError
 from .options import get_dense_limit
@@ -63,8 +64,12 @@ def _as_axis(a: Axis | Hashable, size: int | None) -> Axis:
     return Axis(a, int(size))
 
 
-class CTensor:
+class CTensor(CTensorOps):
     """A labelled c-tensor: a compact core array and the full axes it stands for.
+
+    It supports ``+``, ``-``, scalar ``*`` and ``/``, indexing on the full axes, ``.T`` and
+    numpy functions through ``__array__``, keeping the compact storage where it can
+    (:mod:`tensorderiv.core.arithmetic`).
 
     Args:
         core: the stored values (any array with ``shape``, ``dtype`` and numpy semantics).
@@ -181,6 +186,12 @@ class CTensor:
         return sorted(c for c in self.axis_map if c is not None) == list(range(self.ndim))
 
     @property
+    def is_zero(self) -> bool:
+        """True when every entry is exactly 0 (a zero derivative stores one 0, nothing more)."""
+        core = self.core
+        return isinstance(core, np.ndarray) and not np.any(core)
+
+    @property
     def has_deltas(self) -> bool:
         """True when two full axes read one core or implicit axis (a Kronecker delta)."""
         used = [c for c in self.axis_map if c is not None]
@@ -272,6 +283,12 @@ class CTensor:
                 raise ShapeError(f"axis {new.label!r} has size {new.size}, but the axis it "
                                  f"replaces ({old.label!r}) has size {old.size}")
         return CTensor(self.core, axes, self.axis_map, self.wrt if wrt is None else wrt)
+
+    def _combine(self, pairs: Sequence[tuple[float, CTensor]]) -> CTensor:
+        return linear_combination(pairs)
+
+    def _no_deltas(self) -> CTensor:
+        return without_deltas(self)
 
     def astype(self, dtype: Any) -> CTensor:
         """The same c-tensor with its core cast to ``dtype``."""

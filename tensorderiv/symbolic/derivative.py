@@ -24,14 +24,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from ..core.axes import Axis
 from ..core.ctensor import CTensor
 from ..core.errors import LabelError
 from .differentiate import derivative
 from .evaluate import Program
-from .expr import Expr
-from .nodes import Var
+from .expr import Declared, Expr
+from .nodes import Node, Var
 from .parse import parse
+from .substitute import occurs, substitute
 
 __all__ = ["Compiled", "Derivative", "derive"]
 
@@ -45,16 +48,21 @@ class Derivative(Expr):
         of: the expression differentiated (never itself a derivative).
         wrt: the variables differentiated against, ``(name, shape)`` in axis order (newest
             differentiation first).
+        held: the subexpressions held as variables (``derive(expr, sub)``), ``(name, sub)``
+            pairs; a held value not given to :meth:`evaluate` is computed from the others.
     """
 
-    __slots__ = ("_program", "of", "variables_allowed", "wrt")
+    __slots__ = ("_program", "base", "held", "of", "variables_allowed", "wrt")
 
     def __init__(self, node: Any, of: Expr, wrt: tuple[tuple[str, tuple[int, ...]], ...],
-                 allowed: Mapping[str, tuple[int, ...]]) -> None:
-        super().__init__(node, _notation(of, wrt), declared=allowed)
+                 allowed: Mapping[str, tuple[int, ...]],
+                 held: tuple[tuple[str, Expr], ...] = (), base: Node | None = None) -> None:
+        super().__init__(node, _notation(of, wrt), declared=Declared(allowed, allowed))
         self.of = of
         self.wrt = wrt
         self.variables_allowed = dict(allowed)
+        self.held = held
+        self.base = of.node if base is None else base  # ``of`` with the held subs replaced
         self._program: Program | None = None
 
     @property
@@ -71,13 +79,31 @@ class Derivative(Expr):
         axes.extend(Axis((out, 0, i), n, "of", out, i) for i, n in enumerate(self.of.shape))
         return axes
 
-    def _run(self, program: Program, values: Mapping[str, Any]) -> CTensor:
+    def _run(self, program: Program, values: Mapping[str, Any],
+             held: Sequence[tuple[str, Program]] = ()) -> CTensor:
+        if held and isinstance(values, Mapping):
+            names = {n for n, _ in held}
+            given = {k: v for k, v in values.items() if k not in names}
+            values = dict(values)
+            for name, sub in held:
+                if name not in values:  # the held subexpression's value, from the others
+                    values[name] = np.asarray(sub.run(given).dense())
         ct = program.run(values)
         return ct.with_axes(self._axes(), wrt=self.wrt)
 
+    def _held_programs(self) -> list[tuple[str, Program]]:
+        names = {n for n, _ in self.held}
+        allowed = {k: v for k, v in self.variables_allowed.items() if k not in names}
+        return [(n, Program(e.node, allowed, f"'{e.text}' (held as {n})")) for n, e in self.held]
+
     def evaluate(self, values: Mapping[str, Any]) -> CTensor:
-        """The derivative's value at ``values`` (variable name → array), notes' layout."""
-        return self._run(self._new_program(), values)
+        """The derivative's value at ``values`` (variable name → array), notes' layout.
+
+        Values may be given for every variable declared with the expression (the same shapes
+        mapping), used or not; a held subexpression's value is computed from the variables it
+        is written with unless it is given by its name.
+        """
+        return self._run(self._new_program(), values, self._held_programs())
 
     def compile(self) -> Compiled:
         """A callable that evaluates many times, its contraction plans built once."""
@@ -101,10 +127,11 @@ class Compiled:
     def __init__(self, derivative: Derivative) -> None:
         self.derivative = derivative
         self.program = derivative._new_program()
+        self.held = derivative._held_programs()
 
     def __call__(self, values: Mapping[str, Any]) -> CTensor:
         """Evaluate at ``values`` (variable name → array)."""
-        return self.derivative._run(self.program, values)
+        return self.derivative._run(self.program, values, self.held)
 
     def __repr__(self) -> str:
         return f"Compiled({self.derivative.text!r}, {len(self.program.plans)} plans)"
@@ -121,18 +148,43 @@ def _notation(of: Expr, wrt: Sequence[tuple[str, tuple[int, ...]]]) -> str:
     return f"{top}({of.text})/{bottom}"
 
 
-def _resolve(expr: Expr, w: Any, variables: Mapping[str, tuple[int, ...]]) -> Var:
+def _listing(expr: Expr, variables: Mapping[str, tuple[int, ...]]) -> str:
+    return (f"the variables of {expr.text!r}: "
+            + (", ".join(f"{n} {variables[n]}" for n in sorted(variables)) or "none"))
+
+
+def _resolve(expr: Expr, w: Any, variables: Mapping[str, tuple[int, ...]]) -> Var | Expr:
+    """A variable to differentiate against, or a subexpression (an Expr) to hold as one."""
     if isinstance(w, Expr):
-        if not isinstance(w.node, Var):
-            raise TypeError(f"wrt must be a variable, got the expression {w.text!r}")
-        return w.node
+        return w.node if isinstance(w.node, Var) else w
     if isinstance(w, str):
         if w not in variables:
             raise LabelError(f"cannot differentiate {expr.text!r} with respect to {w!r}: it is "
-                             f"not a variable of the expression (its variables: "
-                             f"{', '.join(sorted(variables)) or 'none'})")
+                             f"not a variable of the expression, nor declared with it "
+                             f"({_listing(expr, variables)}); pass a "
+                             "variable, its name, or a subexpression (an Expr) of the expression")
         return Var.make(w, variables[w])
-    raise TypeError(f"wrt must be a variable or its name, got {type(w).__name__}")
+    raise TypeError(f"wrt must be a variable, its name, or a subexpression (an Expr) of the "
+                    f"expression, got {type(w).__name__}")
+
+
+def _hold(base: Expr, node: Node, sub: Expr, name: str | None,
+          variables: Mapping[str, tuple[int, ...]]) -> tuple[str, Node]:
+    """Replace ``sub`` in ``node`` by a fresh variable; its name and the new node."""
+    if not sub.node.vars:
+        raise LabelError(f"cannot differentiate {base.text!r} with respect to {sub.text!r}: it "
+                         "is a constant; pass a variable or a subexpression that has variables")
+    if not occurs(sub.node, node):
+        raise LabelError(f"cannot differentiate {base.text!r} with respect to {sub.text!r}: it "
+                         f"does not occur in the expression ({_listing(base, variables)}); pass "
+                         "a variable, or a subexpression built from the same pieces (a "
+                         "subexpression that simplification folded away, such as 2 * (W.T @ X),"
+                         " does not occur)")
+    held = name if name is not None else f"({sub.text})"
+    if held in variables:
+        raise LabelError(f"cannot hold {sub.text!r} as {held!r}: that is already a variable of "
+                         f"{base.text!r}; give it another name with name=")
+    return held, substitute(node, sub.node, Var.make(held, sub.shape))
 
 
 def derive(
@@ -141,45 +193,101 @@ def derive(
     *,
     shapes: Mapping[str, Sequence[int] | int] | None = None,
     order: int = 1,
+    name: str | None = None,
 ) -> Derivative:
     """The derivative of ``expr`` with respect to ``wrt``, of order ``order``.
 
+    ``wrt`` may be a variable, or a subexpression of ``expr`` (∂A/∂Z, ∂L/∂Z in the notes'
+    A.9): then it is held as an independent variable of its shape at its point of use — every
+    occurrence of it is replaced by a fresh variable, which is then differentiated against.
+    Its value is computed from the other variables' values, or given under its name.
+
+    With respect to a declared variable that ``expr`` does not use (declared in the same shapes
+    mapping, or a ``td.var`` passed in), the derivative is zero: a c-tensor with no storage,
+    structure ``zero``.
+
     Args:
         expr: an expression, a derivative (to differentiate again), or expression text.
-        wrt: a variable or its name; a tuple of them for a mixed derivative (``(W, x)`` gives
-            ∂²/∂W∂x, axes W, x, then the output's).
+        wrt: a variable, its name, or a subexpression (an ``Expr``); a tuple of them for a
+            mixed derivative (``(W, x)`` gives ∂²/∂W∂x, axes W, x, then the output's).
         shapes: variable name → shape, for expression text.
         order: how many times to differentiate (with a single ``wrt``).
+        name: the name a held subexpression's variable takes (its value can be given under
+            it); defaults to its text in parentheses, e.g. ``"(W.T @ X)"``.
 
     Returns:
         A :class:`Derivative`; ``.evaluate(values)`` gives its c-tensor in the notes' layout.
+
+    Raises:
+        LabelError: ``wrt`` names no declared variable, or is a subexpression that does not
+            occur in ``expr`` (the message lists the expression's variables).
+
+    Example — the notes' A.9 layer, Z = WᵀX, A = tanh(Z), L = Σ(A − Y)²:
+        >>> import numpy as np
+        >>> import tensorderiv as td
+        >>> s = {"W": (3, 2), "X": (3, 4), "Y": (2, 4)}
+        >>> W, X, Y = (td.var(n, sh) for n, sh in s.items())
+        >>> Z = W.T @ X
+        >>> L = td.sum((td.tanh(Z) - Y) ** 2)
+        >>> dL_dZ = td.derive(L, Z, name="Z")
+        >>> dL_dZ.text
+        '∂(sum((tanh(W.T @ X) - Y) ** 2))/∂Z'
+        >>> v = {"W": np.ones((3, 2)) / 10, "X": np.ones((3, 4)), "Y": np.zeros((2, 4))}
+        >>> g = dL_dZ.evaluate(v).dense()            # 2 (A − Y) ⊙ (1 − A²), Z's shape
+        >>> A = np.tanh(v["W"].T @ v["X"])
+        >>> np.allclose(g, 2 * A * (1 - A ** 2))
+        True
+        >>> td.derive(td.parse("sum(x)", {"x": (2,), "u": (3,)}), "u").evaluate(
+        ...     {"x": np.ones(2), "u": np.ones(3)}).is_zero         # declared, unused: zero
+        True
     """
     if isinstance(expr, str):
         expr = parse(expr, shapes)
     elif shapes is not None:
         raise TypeError("shapes is for expression text; an Expr already knows its shapes")
     if not isinstance(expr, Expr):
-        raise TypeError(f"derive takes an expression or its text, got {type(expr).__name__}")
+        raise TypeError(f"derive takes an expression, a Derivative or expression text, got "
+                        f"{type(expr).__name__}; to check a CTensor's numbers use "
+                        "td.check_derivative, to collapse it td.reduce")
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
         raise ValueError(f"order must be a positive integer, got {order!r}")
     if isinstance(expr, Derivative):
         base, chain, allowed = expr.of, expr.wrt, dict(expr.variables_allowed)
+        held, base_node = list(expr.held), expr.base
     else:
         base, chain = expr, ()
-        allowed = dict(expr.declared)
+        allowed = dict(expr.scope)
+        held, base_node = [], expr.node
     variables = dict(allowed)
     targets = list(wrt) if isinstance(wrt, tuple | list) else [wrt] * order
     if isinstance(wrt, tuple | list) and order != 1:
         raise ValueError("give either a tuple wrt (a mixed derivative) or order, not both")
     if not targets:
         raise ValueError("wrt is empty; name at least one variable to differentiate against")
+    resolved = [_resolve(base, w, variables) for w in targets]
+    subs = {r.node for r in resolved if isinstance(r, Expr)}
+    if name is not None and len(subs) != 1:
+        raise ValueError(f"name= names one held subexpression, but wrt holds {len(subs)}")
     node = expr.node
-    for w in reversed(targets):  # the last named is differentiated first
-        x = _resolve(base, w, variables)
+    # a sub held before (differentiating a derivative again) keeps its variable
+    by_node: dict[Node, Var] = {e.node: Var.make(n, e.shape) for n, e in held}
+    before = len(held)
+    for r in resolved:
+        if isinstance(r, Expr) and r.node not in by_node:
+            held_name, base_node = _hold(base, base_node, r, name, variables)
+            by_node[r.node] = Var.make(held_name, r.shape)
+            held.append((held_name, r))
+            allowed[held_name] = r.shape
+    if len(held) > before:  # a newly held sub: differentiate along the chain so far again
+        node = base_node
+        for n, sh in reversed(chain):
+            node = derivative(node, Var.make(n, sh))
+    for r in reversed(resolved):  # the last named is differentiated first
+        x = by_node[r.node] if isinstance(r, Expr) else r
         if x.name in variables and variables[x.name] != x.shape:
             raise LabelError(f"variable {x.name!r} has shape {variables[x.name]} in the "
                              f"expression but {x.shape} in wrt")
         allowed.setdefault(x.name, x.shape)
         node = derivative(node, x)
         chain = ((x.name, x.shape), *chain)
-    return Derivative(node, base, chain, allowed)
+    return Derivative(node, base, chain, allowed, tuple(held), base_node)
