@@ -64,7 +64,7 @@ def _is_scalar(x: Any) -> bool:
 class CTensorOps:
     """The operators of a c-tensor (see the module docstring); mixed into ``CTensor``.
 
-    The class using it provides ``core``, ``axes``, ``axis_map``, ``wrt``, ``shape``,
+    The class using it provides ``core``, ``axes``, ``axis_map``, ``wrt``, ``cancelled``, ``shape``,
     ``labels``, ``dense()``, ``is_zero``, and two hooks: ``_combine(pairs)`` (a linear
     combination of same-label c-tensors) and ``_no_deltas()`` (deltas materialised).
     """
@@ -133,7 +133,7 @@ class CTensorOps:
     # ------------------------------------------------------------------ * and / by a number
     def _scaled(self, c: Any) -> Any:
         me: Any = self
-        return type(me)(me.core * c, me.axes, me.axis_map, me.wrt)
+        return type(me)(me.core * c, me.axes, me.axis_map, me.wrt, me.cancelled * abs(c))
 
     def _scalar_only(self, other: Any, op: str) -> None:
         if not _is_scalar(other):
@@ -153,7 +153,8 @@ class CTensorOps:
     def __truediv__(self, other: Any) -> Any:
         self._scalar_only(other, "/")
         me: Any = self
-        return type(me)(me.core / other, me.axes, me.axis_map, me.wrt)
+        return type(me)(me.core / other, me.axes, me.axis_map, me.wrt,
+                        me.cancelled / abs(other) if other else 0.0)
 
     # ------------------------------------------------------------------ numpy
     # ndarray + T and np.float64(2) * T come here, so they stay c-tensors

@@ -81,12 +81,15 @@ class CTensor(CTensorOps):
             Defaults to the identity (a dense tensor).
         wrt: the variables differentiated against, one ``(name, shape)`` per differentiation
             in copy order; empty for a plain value.
+        cancelled: when the values are a sum whose terms cancelled to far below their own size
+            (∂(X⁻¹X)/∂X), the largest |entry| of those terms, else 0: the scale rounding is
+            judged against, so the reducer can say "numerically zero" (never exactly zero).
 
     The axes are stored in the notes' layout (wrt axes by copy, then output axes); axes given in
     another order are put in that order.
     """
 
-    __slots__ = ("axes", "axis_map", "core", "wrt")
+    __slots__ = ("axes", "axis_map", "cancelled", "core", "wrt")
 
     def __init__(
         self,
@@ -94,6 +97,7 @@ class CTensor(CTensorOps):
         axes: Sequence[Axis | Hashable],
         axis_map: Sequence[int | None] | None = None,
         wrt: WrtSpec = (),
+        cancelled: float = 0.0,
     ) -> None:
         if not hasattr(core, "shape") or not hasattr(core, "dtype"):
             core = np.asarray(core)
@@ -148,6 +152,7 @@ class CTensor(CTensorOps):
         self.axes: tuple[Axis, ...] = tuple(axes[p] for p in order)
         self.axis_map: tuple[int | None, ...] = tuple(axis_map[p] for p in order)
         self.wrt: WrtSpec = tuple((str(n), tuple(int(s) for s in sh)) for n, sh in wrt)
+        self.cancelled = float(cancelled)
 
     # ---------------------------------------------------------------- description
     @property
@@ -272,7 +277,7 @@ class CTensor(CTensorOps):
         if unknown:
             raise LabelError(f"cannot relabel unknown axis label(s) {sorted(map(repr, unknown))};"
                              f" this c-tensor has {list(self.labels)}")
-        return CTensor(self.core, new, self.axis_map, self.wrt)
+        return CTensor(self.core, new, self.axis_map, self.wrt, self.cancelled)
 
     def with_axes(self, axes: Sequence[Axis], wrt: WrtSpec | None = None) -> CTensor:
         """The same values under new axis records, given in the current (stored) order."""
@@ -282,7 +287,8 @@ class CTensor(CTensorOps):
             if old.size != new.size:
                 raise ShapeError(f"axis {new.label!r} has size {new.size}, but the axis it "
                                  f"replaces ({old.label!r}) has size {old.size}")
-        return CTensor(self.core, axes, self.axis_map, self.wrt if wrt is None else wrt)
+        return CTensor(self.core, axes, self.axis_map, self.wrt if wrt is None else wrt,
+                       self.cancelled)
 
     def _combine(self, pairs: Sequence[tuple[float, CTensor]]) -> CTensor:
         return linear_combination(pairs)
@@ -292,7 +298,8 @@ class CTensor(CTensorOps):
 
     def astype(self, dtype: Any) -> CTensor:
         """The same c-tensor with its core cast to ``dtype``."""
-        return CTensor(self.core.astype(dtype), self.axes, self.axis_map, self.wrt)
+        return CTensor(self.core.astype(dtype), self.axes, self.axis_map, self.wrt,
+                       self.cancelled)
 
     def matrix_form(self, **options: Any) -> Any:
         """The notes' matrix form of this c-tensor, a ``MatrixForm`` (see :mod:`~.forms.reduce`).
@@ -410,7 +417,7 @@ def linear_combination(pairs: Sequence[tuple[float, CTensor]]) -> CTensor:
         core = pairs[0][0] * first.core
         for c, t in pairs[1:]:
             core = core + c * t.core
-        return CTensor(core, first.axes, first.axis_map, first.wrt)
+        return CTensor(core, first.axes, first.axis_map, first.wrt, _cancelled(core, pairs))
     keys: dict[tuple[Any, ...], list[int]] = {}
     for p in range(first.ndim):
         if all(t.axis_map[p] is None for _, t in pairs):
@@ -426,4 +433,24 @@ def linear_combination(pairs: Sequence[tuple[float, CTensor]]) -> CTensor:
     for k, g in enumerate(groups):
         for p in g:
             axis_map[p] = k
-    return CTensor(core, first.axes, axis_map, first.wrt)
+    return CTensor(core, first.axes, axis_map, first.wrt, _cancelled(core, pairs))
+
+
+_CANCELLED = 1.5e-8  # √ε of float64: a sum this far below its terms is rounding, or near it
+
+
+def _cancelled(core: Any, pairs: Sequence[tuple[float, CTensor]]) -> float:
+    """The largest |entry| of the terms when their sum is far below it (else 0).
+
+    Only for numpy cores (a lazy core is not forced); costs one pass over each core.
+    """
+    if not isinstance(core, np.ndarray) or core.size == 0:
+        return 0.0
+    peak = float(np.max(np.abs(core)))
+    if not np.isfinite(peak):
+        return 0.0
+    terms = 0.0
+    for c, t in pairs:
+        if isinstance(t.core, np.ndarray) and t.core.size:
+            terms = max(terms, abs(c) * float(np.max(np.abs(t.core))), abs(c) * t.cancelled)
+    return terms if terms > 0 and peak <= _CANCELLED * terms else 0.0

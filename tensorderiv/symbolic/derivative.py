@@ -31,12 +31,13 @@ from ..core.ctensor import CTensor
 from ..core.errors import LabelError
 from .differentiate import derivative
 from .evaluate import Program
+from .evaluate import evaluate as evaluate_expr
 from .expr import Declared, Expr
 from .nodes import Node, Var
 from .parse import parse
 from .substitute import occurs, substitute
 
-__all__ = ["Compiled", "Derivative", "derive"]
+__all__ = ["Compiled", "Derivative", "derive", "evaluate"]
 
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -291,3 +292,37 @@ def derive(
         node = derivative(node, x)
         chain = ((x.name, x.shape), *chain)
     return Derivative(node, base, chain, allowed, tuple(held), base_node)
+
+
+def evaluate(expr: Expr | str, values: Mapping[str, Any], *,
+             shapes: Mapping[str, Sequence[int] | int] | None = None) -> CTensor:
+    """The value of an expression, a derivative, or expression text, as a c-tensor.
+
+    Args:
+        expr: an :class:`~tensorderiv.Expr`, a :class:`Derivative` (its value in the notes'
+            layout), or text (its shapes are ``shapes``, else those of ``values``).
+        values: variable name → array; any variable declared with the expression may be given.
+        shapes: variable name → shape, for text.
+
+    Example:
+        >>> import numpy as np
+        >>> import tensorderiv as td
+        >>> td.evaluate("sum(x ** 2)", {"x": np.array([1.0, 2.0])}).dense()
+        array(5.)
+        >>> d = td.derive("sum(x ** 2)", "x", shapes={"x": (2,)})
+        >>> td.evaluate(d, {"x": np.array([1.0, 2.0])}).dense()
+        array([2., 4.])
+    """
+    if isinstance(expr, str):
+        if shapes is None and isinstance(values, Mapping):
+            shapes = {k: tuple(np.shape(v)) for k, v in values.items()}
+        expr = parse(expr, shapes)
+    if isinstance(expr, Derivative):
+        return expr.evaluate(values)
+    if isinstance(expr, Expr):
+        return evaluate_expr(expr, values)
+    if isinstance(expr, CTensor):
+        raise TypeError("this is a CTensor, a value already; evaluate takes an expression, a "
+                        "Derivative or expression text")
+    raise TypeError(f"evaluate takes an expression, a Derivative or expression text, got "
+                    f"{type(expr).__name__}")
