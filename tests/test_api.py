@@ -4,10 +4,16 @@ Oracles: the same call made the long way (``d.evaluate(values)`` then the functi
 dense arrays, and closed forms (∂(X⁻¹X)/∂X = 0 exactly, so anything left is rounding).
 """
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import tensorderiv as td
+from tensorderiv.cli import app
+from tensorderiv.testing import check_derivative
 
 
 def _well_conditioned(n, seed):
@@ -116,3 +122,36 @@ def test_contract_and_derive_name_what_to_pass():
         td.contract(d)
     with pytest.raises(TypeError, match=r"td\.reduce"):
         td.derive(d.evaluate(v), "W")
+
+
+def test_command_line_differentiates_against_a_declared_unused_variable(capsys):
+    status = app.main(["derive", "sum(x)", "--wrt", "z", "--shape", "x=3", "--shape", "z=2",
+                       "--at", "0"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "structure     zero" in out and "[0. 0.]" in out and ": pass" in out
+    status = app.main(["derive", "inv(X) @ X", "--wrt", "X", "--shape", "X=2x2", "--at", "0"])
+    out = capsys.readouterr().out
+    assert status == 0 and "numerically_zero" in out and "up to rounding" in out
+
+
+def test_check_derivative_takes_a_derivative_its_ctensor_or_its_array():
+    at = {"x": np.array([1.0, 2.0]), "A": np.array([[1.0, 2.0], [0.0, 3.0]])}
+    d = td.derive("x.T @ A @ x", "x", shapes={"x": (2,), "A": (2, 2)})
+    truth = (at["A"] + at["A"].T) @ at["x"]
+    for df in (d, d.evaluate(at), truth, lambda x, A: (A + A.T) @ x):
+        assert check_derivative("x.T @ A @ x", at, df, wrt="x").source == "symbolic"
+    with pytest.raises(AssertionError, match="does not match"):
+        check_derivative("x.T @ A @ x", at, at["A"] @ at["x"], wrt="x")   # a missing path
+    J = td.derive("A @ x", "x", shapes={"x": (2,), "A": (2, 2)}).evaluate(at)
+    check_derivative("A @ x", at, J, wrt="x", layout="numerator")       # its own layout
+    check_derivative("A @ x", at, at["A"], wrt="x", layout="numerator")
+
+
+def test_the_readme_example_of_this_api_runs_and_prints_what_it_says():
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("## Intermediates, zeros, c-tensor arithmetic", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1]).stdout.splitlines()
+    assert out == ["True", "True", "[-0.32 -0.32 -0.32]", "numerically_zero True"]
