@@ -175,3 +175,13 @@ def test_property_derivative_wrt_sub_composes_to_the_chain_rule(m, n, seed):
     chained = td.contract(_as_z_output(dZ_dW), dL_dZ).dense()
     np.testing.assert_allclose(chained, td.derive(L, W).evaluate(v).dense(),
                                rtol=1e-10, atol=1e-12)
+
+
+def test_a_sub_can_be_named_by_its_text():
+    L = td.parse("sum((tanh(W.T @ X) - Y) ** 2)", SHAPES)
+    v = _values(8)
+    by_text = td.derive(L, "W.T @ X", name="Z").evaluate(v).dense()
+    _, _, _, Z, _, _ = _network()
+    np.testing.assert_array_equal(by_text, td.derive(L, Z, name="Z").evaluate(v).dense())
+    with pytest.raises(td.LabelError, match=r"'X @ W': it is not a variable"):
+        td.derive(L, "X @ W")                  # does not parse with these shapes

@@ -442,15 +442,17 @@ _CANCELLED = 1.5e-8  # √ε of float64: a sum this far below its terms is round
 def _cancelled(core: Any, pairs: Sequence[tuple[float, CTensor]]) -> float:
     """The largest |entry| of the terms when their sum is far below it (else 0).
 
-    Only for numpy cores (a lazy core is not forced); costs one pass over each core.
+    Only for real numpy cores (a lazy core is not forced); two passes over each core, no copies.
     """
-    if not isinstance(core, np.ndarray) or core.size == 0:
+    if not isinstance(core, np.ndarray) or core.size == 0 or core.dtype.kind != "f":
         return 0.0
-    peak = float(np.max(np.abs(core)))
-    if not np.isfinite(peak):
+    peak = max(float(core.max()), -float(core.min()))
+    if not peak < np.inf:
         return 0.0
     terms = 0.0
     for c, t in pairs:
-        if isinstance(t.core, np.ndarray) and t.core.size:
-            terms = max(terms, abs(c) * float(np.max(np.abs(t.core))), abs(c) * t.cancelled)
-    return terms if terms > 0 and peak <= _CANCELLED * terms else 0.0
+        tc = t.core
+        if isinstance(tc, np.ndarray) and tc.size and tc.dtype.kind == "f":
+            size = max(float(tc.max()), -float(tc.min()), t.cancelled)
+            terms = max(terms, abs(c) * size)
+    return terms if peak <= _CANCELLED * terms else 0.0

@@ -4,7 +4,9 @@ A :class:`Derivative` is itself an expression, so it can be differentiated again
 :class:`~tensorderiv.CTensor` whose axes are, in order, the variable's axes once per
 differentiation (the newest first), then the output's axes:
 ``np.asarray(td.derive(e, "x", order=k, shapes=s).evaluate(v)).shape == x.shape * k + e.shape``.
-``wrt=(W, x)`` gives the mixed derivative ∂²L/∂W∂x, axes W then x then L.
+``wrt=(W, x)`` gives the mixed derivative ∂²L/∂W∂x, axes W then x then L. ``wrt`` may also be a
+subexpression (``td.derive(L, W.T @ X)``: ∂L/∂Z of the notes' A.9, Z held as a variable where it
+is used), and a declared variable the expression does not use gives zero.
 
 Example:
     >>> import numpy as np
@@ -28,7 +30,7 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.ctensor import CTensor
-from ..core.errors import LabelError
+from ..core.errors import LabelError, TensorDerivError
 from .differentiate import derivative
 from .evaluate import Program
 from .evaluate import evaluate as evaluate_expr
@@ -159,11 +161,18 @@ def _resolve(expr: Expr, w: Any, variables: Mapping[str, tuple[int, ...]]) -> Va
     if isinstance(w, Expr):
         return w.node if isinstance(w.node, Var) else w
     if isinstance(w, str):
+        why = ""
+        if w not in variables and not w.isidentifier():
+            try:  # the text of a subexpression, read with the expression's variables
+                sub = parse(w, variables)
+                return sub.node if isinstance(sub.node, Var) else sub
+            except TensorDerivError as exc:
+                why = f"; read as an expression: {str(exc).splitlines()[0]}"
         if w not in variables:
             raise LabelError(f"cannot differentiate {expr.text!r} with respect to {w!r}: it is "
                              f"not a variable of the expression, nor declared with it "
-                             f"({_listing(expr, variables)}); pass a "
-                             "variable, its name, or a subexpression (an Expr) of the expression")
+                             f"({_listing(expr, variables)}){why}; pass a variable, its "
+                             "name, or a subexpression (an Expr or its text) of the expression")
         return Var.make(w, variables[w])
     raise TypeError(f"wrt must be a variable, its name, or a subexpression (an Expr) of the "
                     f"expression, got {type(w).__name__}")
@@ -209,8 +218,9 @@ def derive(
 
     Args:
         expr: an expression, a derivative (to differentiate again), or expression text.
-        wrt: a variable, its name, or a subexpression (an ``Expr``); a tuple of them for a
-            mixed derivative (``(W, x)`` gives ∂²/∂W∂x, axes W, x, then the output's).
+        wrt: a variable, its name, or a subexpression (an ``Expr``, or its text such as
+            ``"W.T @ X"``); a tuple of them for a mixed derivative (``(W, x)`` gives ∂²/∂W∂x,
+            axes W, x, then the output's).
         shapes: variable name → shape, for expression text.
         order: how many times to differentiate (with a single ``wrt``).
         name: the name a held subexpression's variable takes (its value can be given under
