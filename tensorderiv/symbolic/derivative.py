@@ -37,7 +37,7 @@ from .evaluate import evaluate as evaluate_expr
 from .expr import Declared, Expr
 from .nodes import Node, Var
 from .parse import parse
-from .substitute import occurs, substitute
+from .substitute import substitute
 
 __all__ = ["Compiled", "Derivative", "derive", "evaluate"]
 
@@ -184,17 +184,16 @@ def _hold(base: Expr, node: Node, sub: Expr, name: str | None,
     if not sub.node.vars:
         raise LabelError(f"cannot differentiate {base.text!r} with respect to {sub.text!r}: it "
                          "is a constant; pass a variable or a subexpression that has variables")
-    if not occurs(sub.node, node):
-        raise LabelError(f"cannot differentiate {base.text!r} with respect to {sub.text!r}: it "
-                         f"does not occur in the expression ({_listing(base, variables)}); pass "
-                         "a variable, or a subexpression built from the same pieces (a "
-                         "subexpression that simplification folded away, such as 2 * (W.T @ X),"
-                         " does not occur)")
     held = name if name is not None else f"({sub.text})"
     if held in variables:
         raise LabelError(f"cannot hold {sub.text!r} as {held!r}: that is already a variable of "
                          f"{base.text!r}; give it another name with name=")
-    return held, substitute(node, sub.node, Var.make(held, sub.shape))
+    replaced = substitute(node, sub.node, Var.make(held, sub.shape))
+    if held not in replaced.vars:
+        raise LabelError(f"cannot differentiate {base.text!r} with respect to {sub.text!r}: it "
+                         f"does not occur in the expression ({_listing(base, variables)}); pass "
+                         "a variable, or a subexpression of it)")
+    return held, replaced
 
 
 def derive(
