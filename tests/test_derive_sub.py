@@ -100,9 +100,17 @@ def test_second_order_and_mixed_derivatives_with_a_held_sub():
 
     fd = fd_dense(grad, z, 1, 1e-3)
     np.testing.assert_allclose(H.dense(), fd, rtol=1e-6, atol=1e-8)
-    # with Z held, L depends on W only through Z: the mixed derivative is zero, of no storage
-    M = td.derive(L, (Z, W), name="Z").evaluate(v)
-    assert M.shape == (2, 4, 3, 2) and M.is_zero and M.nbytes <= 8
+    # ∂/∂W of ∂L/∂Z with Z held: L depends on W only through Z, so zero, of no storage
+    M = td.derive(L, (W, Z), name="Z").evaluate(v)
+    assert M.shape == (3, 2, 2, 4) and M.is_zero and M.nbytes <= 8
+    # ∂/∂Z of ∂L/∂W, Z held in the gradient: ∂Z/∂W (independent of Z) times ∂²L/∂Z²
+    dZ_dW = td.derive(Z, W).evaluate({"W": v["W"], "X": v["X"]}).dense()
+    want = np.einsum("abij,pqij->abpq", H.dense(), dZ_dW)
+    mixed = td.derive(L, (Z, W), name="Z").evaluate(v)
+    assert mixed.shape == (2, 4, 3, 2)
+    np.testing.assert_allclose(mixed.dense(), want, rtol=1e-12, atol=1e-14)
+    twice = td.derive(td.derive(L, W), Z, name="Z").evaluate(v)
+    np.testing.assert_allclose(twice.dense(), want, rtol=1e-12, atol=1e-14)
     # differentiating a derivative again with respect to a sub composes the same way
     again = td.derive(td.derive(L, Z, name="Z"), Z, name="Z").evaluate(v)
     np.testing.assert_allclose(again.dense(), H.dense(), rtol=1e-13)

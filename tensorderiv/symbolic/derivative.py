@@ -55,17 +55,16 @@ class Derivative(Expr):
             pairs; a held value not given to :meth:`evaluate` is computed from the others.
     """
 
-    __slots__ = ("_program", "base", "held", "of", "variables_allowed", "wrt")
+    __slots__ = ("_program", "held", "of", "variables_allowed", "wrt")
 
     def __init__(self, node: Any, of: Expr, wrt: tuple[tuple[str, tuple[int, ...]], ...],
                  allowed: Mapping[str, tuple[int, ...]],
-                 held: tuple[tuple[str, Expr], ...] = (), base: Node | None = None) -> None:
+                 held: tuple[tuple[str, Expr], ...] = ()) -> None:
         super().__init__(node, _notation(of, wrt), declared=Declared(allowed, allowed))
         self.of = of
         self.wrt = wrt
         self.variables_allowed = dict(allowed)
         self.held = held
-        self.base = of.node if base is None else base  # ``of`` with the held subs replaced
         self._program: Program | None = None
 
     @property
@@ -208,8 +207,12 @@ def derive(
 
     ``wrt`` may be a variable, or a subexpression of ``expr`` (∂A/∂Z, ∂L/∂Z in the notes'
     A.9): then it is held as an independent variable of its shape at its point of use — every
-    occurrence of it is replaced by a fresh variable, which is then differentiated against.
-    Its value is computed from the other variables' values, or given under its name.
+    occurrence of it in what is differentiated at that step is replaced by a fresh variable,
+    which is then differentiated against. Its value is computed from the other variables'
+    values, or given under its name. Steps go from the last named to the first, so
+    ``wrt=(Z, W)`` is ∂/∂Z of ∂L/∂W (Z held in the gradient: ∂Z/∂W · ∂²L/∂Z², the same as
+    ``derive(derive(L, W), Z)``), while ``wrt=(W, Z)`` differentiates ∂L/∂Z with Z held, so a W
+    that enters only through Z gives zero.
 
     With respect to a declared variable that ``expr`` does not use (declared in the same shapes
     mapping, or a ``td.var`` passed in), the derivative is zero: a c-tensor with no storage,
@@ -263,11 +266,11 @@ def derive(
         raise ValueError(f"order must be a positive integer, got {order!r}")
     if isinstance(expr, Derivative):
         base, chain, allowed = expr.of, expr.wrt, dict(expr.variables_allowed)
-        held, base_node = list(expr.held), expr.base
+        held = list(expr.held)
     else:
         base, chain = expr, ()
         allowed = dict(expr.scope)
-        held, base_node = [], expr.node
+        held = []
     variables = dict(allowed)
     targets = list(wrt) if isinstance(wrt, tuple | list) else [wrt] * order
     if isinstance(wrt, tuple | list) and order != 1:
@@ -281,26 +284,25 @@ def derive(
     node = expr.node
     # a sub held before (differentiating a derivative again) keeps its variable
     by_node: dict[Node, Var] = {e.node: Var.make(n, e.shape) for n, e in held}
-    before = len(held)
-    for r in resolved:
-        if isinstance(r, Expr) and r.node not in by_node:
-            held_name, base_node = _hold(base, base_node, r, name, variables)
-            by_node[r.node] = Var.make(held_name, r.shape)
-            held.append((held_name, r))
-            allowed[held_name] = r.shape
-    if len(held) > before:  # a newly held sub: differentiate along the chain so far again
-        node = base_node
-        for n, sh in reversed(chain):
-            node = derivative(node, Var.make(n, sh))
     for r in reversed(resolved):  # the last named is differentiated first
-        x = by_node[r.node] if isinstance(r, Expr) else r
+        if isinstance(r, Expr):  # held where it occurs in what is differentiated now
+            x = by_node.get(r.node)
+            if x is None:
+                held_name, node = _hold(base, node, r, name, variables)
+                x = by_node[r.node] = Var.make(held_name, r.shape)
+                held.append((held_name, r))
+                allowed[held_name] = variables[held_name] = r.shape
+            else:
+                node = substitute(node, r.node, x)
+        else:
+            x = r
         if x.name in variables and variables[x.name] != x.shape:
             raise LabelError(f"variable {x.name!r} has shape {variables[x.name]} in the "
                              f"expression but {x.shape} in wrt")
         allowed.setdefault(x.name, x.shape)
         node = derivative(node, x)
         chain = ((x.name, x.shape), *chain)
-    return Derivative(node, base, chain, allowed, tuple(held), base_node)
+    return Derivative(node, base, chain, allowed, tuple(held))
 
 
 def evaluate(expr: Expr | str, values: Mapping[str, Any], *,
