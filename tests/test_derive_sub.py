@@ -81,6 +81,9 @@ def test_held_value_can_be_given_by_name_or_computed():
     np.testing.assert_allclose(computed, given_z, rtol=1e-13)
     other = d.evaluate({"Z": z + 1.0, "Y": v["Y"]}).dense()  # the given value wins
     assert not np.allclose(other, computed)
+    compiled = d.compile()                                  # held programs built once too
+    np.testing.assert_array_equal(compiled(v).dense(), computed)
+    np.testing.assert_array_equal(compiled({"Z": z, "Y": v["Y"]}).dense(), given_z)
     # without a name, the held variable is the text in parentheses
     unnamed = td.derive(L, Z)
     assert unnamed.wrt == (("(W.T @ X)", (2, 4)),)

@@ -35,8 +35,8 @@ Example — a Newton step with a damped Hessian, H + λI, without ``.dense()`` c
     >>> D = H + 0.5 * np.eye(2)
     >>> np.linalg.solve(D, np.array([1.0, 1.0]))      # ndarray in, ndarray out
     array([0.08      , 0.02061856])
-    >>> H[1, 1], H.T.shape
-    (np.float64(48.0), (2, 2))
+    >>> float(H[1, 1]), H[1].shape, H.T.shape          # an entry; a row (into the delta)
+    (48.0, (2,), (2, 2))
 """
 
 from __future__ import annotations
