@@ -261,3 +261,24 @@ def test_property_held_sub_in_folded_forms_composes_to_the_chain_rule(picks, see
     chained = td.contract(_as_z_output(dZ_dW), dL_dZ).dense()
     np.testing.assert_allclose(chained, td.derive(L, W).evaluate(v).dense(), rtol=1e-9,
                                atol=1e-12)
+
+
+def test_backpropagation_of_a_biased_two_layer_network_by_held_subs():
+    """The notes' A.9 with (n, 1) bias columns: each δ = ∂L/∂Zₖ from derive, by closed form."""
+    s = {"W1": (3, 4), "b1": (4, 1), "W2": (4, 2), "b2": (2, 1), "X": (3, 5), "Y": (2, 5)}
+    Z1 = td.parse("W1.T @ X + b1", s)
+    Z2 = td.parse("W2.T @ tanh(W1.T @ X + b1) + b2", s)
+    L = td.parse("sum((W2.T @ tanh(W1.T @ X + b1) + b2 - Y) ** 2)", s)
+    rng = np.random.default_rng(10)
+    v = {k: rng.normal(size=sh) for k, sh in s.items()}
+    a1 = np.tanh(v["W1"].T @ v["X"] + v["b1"])
+    z2 = v["W2"].T @ a1 + v["b2"]
+    d2 = td.derive(L, Z2).evaluate(v).dense()
+    np.testing.assert_allclose(d2, 2 * (z2 - v["Y"]), rtol=1e-12)
+    d1 = td.derive(L, Z1).evaluate(v).dense()
+    np.testing.assert_allclose(d1, (v["W2"] @ d2) * (1 - a1 ** 2), rtol=1e-12)
+    # the parameters' gradients from the deltas (A.61 and the bias broadcast)
+    np.testing.assert_allclose(td.derive(L, "W1").evaluate(v).dense(), v["X"] @ d1.T,
+                               rtol=1e-12)
+    np.testing.assert_allclose(td.derive(L, "b1").evaluate(v).dense(),
+                               d1.sum(axis=1, keepdims=True), rtol=1e-12)
