@@ -26,8 +26,7 @@ from .core.errors import (
 from .core.options import dense_limit, get_dense_limit, set_dense_limit
 from .forms.notation import einsum_notation, matrix_notation
 from .forms.reduce import MatrixForm, chain, reduce, to_layout
-from .symbolic.derivative import Compiled, Derivative, derive
-from .symbolic.evaluate import evaluate
+from .symbolic.derivative import Compiled, Derivative, derive, evaluate
 from .symbolic.expr import (
     Expr,
     abs,

@@ -16,9 +16,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 
 # folders, lowest first; inside each, its modules lowest first (a set = one rank)
 LAYERS: dict[str, list[set[str]]] = {
-    "core": [{"errors"}, {"options", "axes", "optional"}, {"ctensor"}, {"contract"}],
+    "core": [{"errors"}, {"options", "axes", "optional"}, {"arithmetic"}, {"ctensor"},
+             {"contract"}],
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
-                 {"differentiate"}, {"evaluate"}, {"derivative"}],
+                 {"differentiate", "substitute"}, {"evaluate"}, {"derivative"}],
     "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"notation"}],
     "testing": [{"strategies", "differences"}, {"check"}],
     "cli": [{"values"}, {"report"}, {"render", "demo"}, {"app"}],

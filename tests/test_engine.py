@@ -314,9 +314,11 @@ def test_evaluate_value_errors_name_the_variable():
 def test_wrt_errors():
     with pytest.raises(td.LabelError, match="with respect to 'z': it is not a variable"):
         td.derive("sum(x)", "z", shapes={"x": (2,)})
-    with pytest.raises(TypeError, match="wrt must be a variable"):
+    with pytest.raises(td.LabelError, match=r"'sin\(x\)': it does not occur"):
         x = td.var("x", (2,))
-        td.derive(td.sum(x), x * 2)
+        td.derive(td.sum(x), td.sin(x))      # a subexpression is fine, one not in sum(x) is not
+    with pytest.raises(TypeError, match="wrt must be a variable"):
+        td.derive(td.sum(x), 3)
     with pytest.raises(ValueError, match="order must be a positive integer"):
         td.derive("sum(x)", "x", shapes={"x": (2,)}, order=0)
 

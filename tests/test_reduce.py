@@ -39,7 +39,8 @@ def assert_expands_to(form, full):
 # ---- properties: every structure is found, rebuilt, and not claimed once broken ---------------
 
 def test_the_strategies_build_every_structure_the_reducer_names():
-    assert set(DENSE_STRUCTURES) == set(STRUCTURES)
+    # numerically_zero is rounding left by cancelling terms: tests/test_api.py builds it
+    assert set(DENSE_STRUCTURES) == set(STRUCTURES) - {"numerically_zero"}
 
 
 @pytest.mark.parametrize("kind", DENSE_STRUCTURES)
@@ -80,7 +81,7 @@ def test_chain_applies_each_rule_as_the_full_contraction(sa, data):
     np.testing.assert_allclose(td.chain(form, g).expand(), want, atol=1e-9)
 
 
-@given(st.sampled_from(STRUCTURES).flatmap(structured_arrays))
+@given(st.sampled_from(DENSE_STRUCTURES).flatmap(structured_arrays))
 def test_numerator_layout_converts_both_ways(sa):
     num = td.to_layout(sa.array, sa.n_wrt, source="notes", target="numerator")
     n_of = sa.array.ndim - sa.n_wrt

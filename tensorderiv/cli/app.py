@@ -46,6 +46,7 @@ from typing import IO, Any, NoReturn
 
 from ..core.errors import DomainError, ParseError, ShapeError, TensorDerivError, ValuesError
 from ..symbolic.derivative import derive
+from ..symbolic.expr import var
 from .demo import run_demo
 from .render import render_json, render_latex, render_text
 from .report import build_report
@@ -180,7 +181,7 @@ def _run_derive(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         raise ValuesError("give either several --wrt (a mixed derivative) or --order, not both")
     wrt: Any = tuple(args.wrt) if len(args.wrt) > 1 else args.wrt[0]
     derivative = derive(args.expression, wrt, shapes=shapes, order=args.order)
-    unused = sorted(set(shapes) - set(derivative.variables_allowed))
+    unused = sorted(set(shapes) - {*derivative.of.declared, *(n for n, _ in derivative.wrt)})
     if unused:
         raise ShapeError(f"--shape given for {', '.join(map(repr, unused))}, which "
                          f"{derivative.of.text!r} does not use")
@@ -189,6 +190,11 @@ def _run_derive(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         at = args.at.strip()
         if re.fullmatch(r"[+-]?\d+", at):
             values = seed_values(derivative.of, int(at))
+            for name, shape in derivative.wrt:  # declared, unused: the derivative is zero
+                if name not in values.arrays:
+                    values.arrays[name] = seed_values(var(name, shape), int(at)).arrays[name]
+                    if values.drawn is not None:
+                        values.drawn[name] = "standard normal (not used: the derivative is 0)"
         else:
             values = load_values(args.at, derivative.variables_allowed)
     try:

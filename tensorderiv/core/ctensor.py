@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .arithmetic import CTensorOps
 from .axes import Axis, canonical_order
 from .errors import DenseLimitError, LabelError, ShapeError
 from .options import get_dense_limit
@@ -63,8 +64,12 @@ def _as_axis(a: Axis | Hashable, size: int | None) -> Axis:
     return Axis(a, int(size))
 
 
-class CTensor:
+class CTensor(CTensorOps):
     """A labelled c-tensor: a compact core array and the full axes it stands for.
+
+    It supports ``+``, ``-``, scalar ``*`` and ``/``, indexing on the full axes, ``.T`` and
+    numpy functions through ``__array__``, keeping the compact storage where it can
+    (:mod:`tensorderiv.core.arithmetic`).
 
     Args:
         core: the stored values (any array with ``shape``, ``dtype`` and numpy semantics).
@@ -76,12 +81,15 @@ class CTensor:
             Defaults to the identity (a dense tensor).
         wrt: the variables differentiated against, one ``(name, shape)`` per differentiation
             in copy order; empty for a plain value.
+        cancelled: when the values are a sum whose terms cancelled to far below their own size
+            (∂(X⁻¹X)/∂X), the largest |entry| of those terms, else 0: the scale rounding is
+            judged against, so the reducer can say "numerically zero" (never exactly zero).
 
     The axes are stored in the notes' layout (wrt axes by copy, then output axes); axes given in
     another order are put in that order.
     """
 
-    __slots__ = ("axes", "axis_map", "core", "wrt")
+    __slots__ = ("axes", "axis_map", "cancelled", "core", "wrt")
 
     def __init__(
         self,
@@ -89,6 +97,7 @@ class CTensor:
         axes: Sequence[Axis | Hashable],
         axis_map: Sequence[int | None] | None = None,
         wrt: WrtSpec = (),
+        cancelled: float = 0.0,
     ) -> None:
         if not hasattr(core, "shape") or not hasattr(core, "dtype"):
             core = np.asarray(core)
@@ -143,6 +152,7 @@ class CTensor:
         self.axes: tuple[Axis, ...] = tuple(axes[p] for p in order)
         self.axis_map: tuple[int | None, ...] = tuple(axis_map[p] for p in order)
         self.wrt: WrtSpec = tuple((str(n), tuple(int(s) for s in sh)) for n, sh in wrt)
+        self.cancelled = float(cancelled)
 
     # ---------------------------------------------------------------- description
     @property
@@ -179,6 +189,12 @@ class CTensor:
     def is_dense(self) -> bool:
         """True when every full axis reads its own core axis (nothing compact)."""
         return sorted(c for c in self.axis_map if c is not None) == list(range(self.ndim))
+
+    @property
+    def is_zero(self) -> bool:
+        """True when every entry is exactly 0 (a zero derivative stores one 0, nothing more)."""
+        core = self.core
+        return isinstance(core, np.ndarray) and not np.any(core)
 
     @property
     def has_deltas(self) -> bool:
@@ -261,7 +277,7 @@ class CTensor:
         if unknown:
             raise LabelError(f"cannot relabel unknown axis label(s) {sorted(map(repr, unknown))};"
                              f" this c-tensor has {list(self.labels)}")
-        return CTensor(self.core, new, self.axis_map, self.wrt)
+        return CTensor(self.core, new, self.axis_map, self.wrt, self.cancelled)
 
     def with_axes(self, axes: Sequence[Axis], wrt: WrtSpec | None = None) -> CTensor:
         """The same values under new axis records, given in the current (stored) order."""
@@ -271,11 +287,19 @@ class CTensor:
             if old.size != new.size:
                 raise ShapeError(f"axis {new.label!r} has size {new.size}, but the axis it "
                                  f"replaces ({old.label!r}) has size {old.size}")
-        return CTensor(self.core, axes, self.axis_map, self.wrt if wrt is None else wrt)
+        return CTensor(self.core, axes, self.axis_map, self.wrt if wrt is None else wrt,
+                       self.cancelled)
+
+    def _combine(self, pairs: Sequence[tuple[float, CTensor]]) -> CTensor:
+        return linear_combination(pairs)
+
+    def _no_deltas(self) -> CTensor:
+        return without_deltas(self)
 
     def astype(self, dtype: Any) -> CTensor:
         """The same c-tensor with its core cast to ``dtype``."""
-        return CTensor(self.core.astype(dtype), self.axes, self.axis_map, self.wrt)
+        return CTensor(self.core.astype(dtype), self.axes, self.axis_map, self.wrt,
+                       self.cancelled)
 
     def matrix_form(self, **options: Any) -> Any:
         """The notes' matrix form of this c-tensor, a ``MatrixForm`` (see :mod:`~.forms.reduce`).
@@ -393,7 +417,7 @@ def linear_combination(pairs: Sequence[tuple[float, CTensor]]) -> CTensor:
         core = pairs[0][0] * first.core
         for c, t in pairs[1:]:
             core = core + c * t.core
-        return CTensor(core, first.axes, first.axis_map, first.wrt)
+        return CTensor(core, first.axes, first.axis_map, first.wrt, _cancelled(core, pairs))
     keys: dict[tuple[Any, ...], list[int]] = {}
     for p in range(first.ndim):
         if all(t.axis_map[p] is None for _, t in pairs):
@@ -409,4 +433,26 @@ def linear_combination(pairs: Sequence[tuple[float, CTensor]]) -> CTensor:
     for k, g in enumerate(groups):
         for p in g:
             axis_map[p] = k
-    return CTensor(core, first.axes, axis_map, first.wrt)
+    return CTensor(core, first.axes, axis_map, first.wrt, _cancelled(core, pairs))
+
+
+_CANCELLED = 1.5e-8  # √ε of float64: a sum this far below its terms is rounding, or near it
+
+
+def _cancelled(core: Any, pairs: Sequence[tuple[float, CTensor]]) -> float:
+    """The largest |entry| of the terms when their sum is far below it (else 0).
+
+    Only for real numpy cores (a lazy core is not forced); two passes over each core, no copies.
+    """
+    if not isinstance(core, np.ndarray) or core.size == 0 or core.dtype.kind != "f":
+        return 0.0
+    peak = max(float(core.max()), -float(core.min()))
+    if not peak < np.inf:
+        return 0.0
+    terms = 0.0
+    for c, t in pairs:
+        tc = t.core
+        if isinstance(tc, np.ndarray) and tc.size and tc.dtype.kind == "f":
+            size = max(float(tc.max()), -float(tc.min()), t.cancelled)
+            terms = max(terms, abs(c) * size)
+    return terms if peak <= _CANCELLED * terms else 0.0

@@ -51,7 +51,8 @@ from .layouts import axis_name, flatten, groups, present, slot_order
 __all__ = ["RULES", "STRUCTURES", "MatrixForm"]
 
 STRUCTURES = ("zero", "identity", "scaled_identity", "diagonal", "delta", "kron", "redundant",
-              "symmetric", "dense")
+              "symmetric", "dense", "numerically_zero")
+_ZEROS = ("zero", "numerically_zero")
 RULES = ("zero", "scale", "elementwise", "outer", "matmul", "kron", "broadcast", "einsum")
 _LETTERS = "ijklmnpqrstuvwxyzabcdefgh"
 # placeholders in bold (never an ASCII variable name): the c-tensor, its factors, the matrix form
@@ -87,6 +88,8 @@ class MatrixForm:
         found: each structure found, exact (from the storage) or numerical (within ``tol``).
         tol: the tolerance of the numerical checks (``atol + rtol · max|T|``).
         derivative: False for a plain value (no input axes, not a derivative).
+        max_abs: the largest |entry|; for ``numerically_zero`` (every entry within ``tol`` of 0
+            but not all exactly 0: rounding, as in ∂(X⁻¹X)/∂X) it says how far from 0.
         symmetric: pairs of derivative copies the tensor is symmetric between.
         wrt_names: the variables differentiated against, one per differentiation (outermost
             first), for the renderings; a scalar variable has no axes to carry its name.
@@ -117,6 +120,7 @@ class MatrixForm:
     symmetric: tuple[tuple[int, int], ...] = ()
     wrt_names: tuple[str, ...] = ()
     of_name: str = "Y"
+    max_abs: float = 0.0
 
     # ------------------------------------------------------------------ shapes and sizes
     @property
@@ -146,7 +150,7 @@ class MatrixForm:
         The stored entries, less one per extra Kronecker factor (a scale moves between them);
         for a symmetric tensor, the entries on and above the diagonal.
         """
-        if self.structure == "zero":
+        if self.structure in _ZEROS:
             return 0
         n = sum(int(f.size) for f in self.factors)
         n -= len(self.factors) - 1  # a scale moves freely between Kronecker factors
@@ -333,8 +337,8 @@ class MatrixForm:
             \mathbf{T}_{ij} = \mathbf{F}_{i}\,\delta_{ij}
         """
         tname = "\\mathbf{T}" if latex else _T
-        if self.structure == "zero":
-            return f"{tname} = 0"
+        if self.structure in _ZEROS:
+            return f"{tname} = 0" if self.structure == "zero" else f"{tname} ≈ 0"
         let = self._letters()
         first: dict[int, int] = {}
         for p, s in enumerate(self.axis_map):
@@ -481,8 +485,8 @@ class MatrixForm:
         """
         _, y = self._names()
         head = self._leibniz(y, latex=True)
-        if self.structure == "zero":
-            return f"{head} = 0"
+        if self.structure in _ZEROS:
+            return f"{head} = 0" if self.structure == "zero" else f"{head} \\approx 0"
         if self.structure == "identity":
             return f"{head} = I"
         if self.structure == "scaled_identity":

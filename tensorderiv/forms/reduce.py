@@ -9,7 +9,10 @@ Two entry points give a :class:`~tensorderiv.forms.matrixform.MatrixForm`:
   with the caller saying which axes are inputs (``wrt_axes``) and in which layout the array is.
 
 Structures found (:mod:`tensorderiv.forms.structure`; every numerical claim is checked entry by
-entry against ``tol = atol + rtol · max|T|``): ``zero``, ``identity``, ``scaled_identity``,
+entry against ``tol = atol + rtol · max|T|``): ``zero`` (every entry exactly 0),
+``numerically_zero`` (every entry within ``tol`` of 0 but not all 0: rounding, with the largest
+entry in ``max_abs``; a c-tensor whose terms cancelled, such as ∂(X⁻¹X)/∂X, is judged against the
+size of those terms, ``CTensor.cancelled``), ``identity``, ``scaled_identity``,
 ``diagonal`` (a delta with values on it: f′(Z), A.57), ``delta`` (δ ⊗ A: ∂Z/∂W → A, A.74-A.76),
 ``kron`` (A ⊗ B: ∂(AXB)/∂X), ``redundant`` (constant along an axis, Concept 29), ``symmetric``
 (between derivative copies: a Hessian) and ``dense`` (the notes' flattening, A.58).
@@ -46,7 +49,7 @@ Example — the notes' A.9 for one layer, Z = WᵀA, A' = f(Z), from dense array
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -55,6 +58,9 @@ import numpy as np
 from ..core.axes import Axis
 from ..core.ctensor import CTensor, register_matrix_form
 from ..core.errors import ShapeError, StructureError
+from ..symbolic.derivative import Derivative
+from ..symbolic.evaluate import evaluate
+from ..symbolic.expr import Expr
 from .layouts import axis_name, groups, shape_note, slot_order
 from .matrixform import RULES, STRUCTURES, MatrixForm
 from .structure import Structure, find_structure
@@ -76,12 +82,14 @@ def _check_layout(layout: str, what: str = "layout") -> None:
                              f"numerator = outputs first, as JAX and PyTorch), got {layout!r}")
 
 
-def to_layout(array: Any, n_wrt: int, *, source: LayoutName = "numerator",
+def to_layout(array: Any, n_wrt: int | None = None, *, source: LayoutName = "numerator",
               target: LayoutName = "notes") -> np.ndarray:
     """Move a dense derivative between the notes' layout and the numerator layout.
 
     Args:
-        array: the derivative, a dense array.
+        array: the derivative, a dense array; or a :class:`~tensorderiv.CTensor`, whose axes say
+            which are inputs (``n_wrt`` and ``source`` are then not needed): its full array in
+            ``target``.
         n_wrt: how many of its axes are input (``wrt``) axes.
         source: the layout ``array`` is in: ``"numerator"`` (outputs first, JAX / PyTorch
             ``jacobian``) or ``"notes"`` (inputs first; ``"denominator"`` is the same).
@@ -97,7 +105,20 @@ def to_layout(array: Any, n_wrt: int, *, source: LayoutName = "numerator",
         (3, 4, 2)
         >>> to_layout(to_layout(J, 2), 2, source="notes", target="numerator").shape
         (2, 3, 4)
+        >>> import tensorderiv as td                     # a c-tensor knows its input axes
+        >>> d = td.derive("A @ x", "x", shapes={"A": (2, 3), "x": (3,)})
+        >>> to_layout(d.evaluate({"A": np.ones((2, 3)), "x": np.ones(3)}), target="numerator").shape
+        (2, 3)
     """
+    if isinstance(array, Expr):
+        raise StructureError(f"to_layout takes numbers; evaluate {array.text!r} first "
+                             "(.evaluate(values)), then pass the c-tensor")
+    if isinstance(array, CTensor):
+        _check_layout(target, "target")
+        return array.dense(layout=target)
+    if n_wrt is None:
+        raise StructureError("to_layout needs n_wrt, how many axes of the array are inputs "
+                             "(a CTensor knows it: pass the CTensor)")
     arr = np.asarray(array)
     _check_layout(source, "source")
     _check_layout(target, "target")
@@ -144,13 +165,15 @@ def reduce(
     rtol: float | None = None,
     names: tuple[str, str] = ("X", "Y"),
     search: bool = True,
+    values: Mapping[str, Any] | None = None,
 ) -> MatrixForm:
     """The notes' matrix form of a derivative: its structure, collapsed, with its chain rule.
 
     Args:
         x: a dense array (anything ``np.asarray`` takes: a JAX or PyTorch Jacobian, a
-            finite-difference estimate), or a :class:`~tensorderiv.CTensor` (then ``wrt_axes``,
-            ``layout``, ``copies`` and ``names`` come from its axes).
+            finite-difference estimate), a :class:`~tensorderiv.CTensor` (then ``wrt_axes``,
+            ``layout``, ``copies`` and ``names`` come from its axes), or a
+            :class:`~tensorderiv.Derivative` with ``values`` (it is evaluated there first).
         wrt_axes: which axes are inputs: ``k`` for the first ``k`` axes in the notes' layout
             (the last ``k`` in the numerator layout), or their positions in ``x`` (in the input
             variable's axis order).
@@ -163,6 +186,8 @@ def reduce(
         names: the names of the input and the output variable, for the renderings.
         search: look for structure in the values; False keeps only what a CTensor's storage
             says (exact) and, for a dense array, gives the notes' flattening.
+        values: for a Derivative (or an expression), the point to evaluate it at (variable
+            name → array).
 
     Returns:
         A :class:`~tensorderiv.forms.matrixform.MatrixForm`, its axes in the notes' layout.
@@ -179,7 +204,15 @@ def reduce(
         ('scaled_identity', 'scale', 3.0)
         >>> np.array_equal(form.expand(layout="numerator"), J)
         True
+
+    Example — a Derivative with the values to evaluate it at:
+        >>> import tensorderiv as td
+        >>> d = td.derive("sum(tanh(W.T @ a))", "W", shapes={"W": (3, 2), "a": (3,)})
+        >>> v = {"W": np.zeros((3, 2)), "a": np.array([1.0, 2.0, 3.0])}
+        >>> td.reduce(d, values=v).array.shape       # ∂L/∂W has W's shape
+        (3, 2)
     """
+    x = _evaluated(x, values)
     if isinstance(x, CTensor):
         if wrt_axes is not None or copies != 1:
             raise StructureError("a CTensor's axes already say which are inputs and which "
@@ -208,6 +241,36 @@ def reduce(
                  (x_name,) * int(copies), y_name)
 
 
+def _evaluated(x: Any, values: Mapping[str, Any] | None) -> Any:
+    """A Derivative or expression evaluated at ``values``; a clear error for what cannot be."""
+    if isinstance(x, Expr):
+        if values is None:
+            kind = "Derivative" if isinstance(x, Derivative) else "expression"
+            raise StructureError(
+                f"reduce needs numbers: the {kind} {x.text!r} has no values yet; call "
+                "td.reduce(d, values={name: array, ...}) or reduce its c-tensor, "
+                "td.reduce(d.evaluate(values))")
+        return x.evaluate(values) if isinstance(x, Derivative) else evaluate(x, values)
+    if values is not None:
+        raise StructureError(f"values= is for a Derivative or an expression; reduce got a "
+                             f"{type(x).__name__}, which holds its numbers already")
+    if isinstance(x, str):
+        raise StructureError(f"reduce takes numbers, got the text {x!r}; derive it first: "
+                             "td.reduce(td.derive(text, wrt, shapes=...), values=...)")
+    return x
+
+
+def _chain_factor(f: Any, k: int, atol: float, rtol: float | None) -> Any:
+    """A chain factor as chain takes it: a c-tensor is reduced; an expression refused."""
+    if isinstance(f, CTensor):
+        return reduce_ctensor(f, atol=atol, rtol=rtol)
+    if isinstance(f, Expr):
+        raise StructureError(f"chain: factor {k + 1} is {f.text!r}, which has no values yet; "
+                             "pass its c-tensor (.evaluate(values)) or its form "
+                             "(td.reduce(d, values=...))")
+    return f
+
+
 def reduce_ctensor(ct: CTensor, *, atol: float = 0.0, rtol: float | None = None,
                    search: bool = True) -> MatrixForm:
     """The notes' matrix form of a c-tensor, from its compact storage (never materialised).
@@ -225,8 +288,11 @@ def reduce_ctensor(ct: CTensor, *, atol: float = 0.0, rtol: float | None = None,
         ('delta', 'outer', array([[1., 2., 3.]]))
     """
     derivative = bool(ct.wrt) or any(a.role == "wrt" for a in ct.axes)
-    return _form(np.asarray(ct.core), list(ct.axis_map), list(ct.axes), derivative, atol, rtol,
-                 search, *_names(ct))
+    core = np.asarray(ct.core)
+    if ct.cancelled and search:  # rounding is judged against the terms that cancelled
+        atol = atol + (_default_rtol(core.dtype) if rtol is None else rtol) * ct.cancelled
+    return _form(core, list(ct.axis_map), list(ct.axes), derivative, atol, rtol, search,
+                 *_names(ct))
 
 
 def _names(ct: CTensor) -> tuple[tuple[str, ...], str]:
@@ -257,13 +323,20 @@ def _form(core: np.ndarray, amap: list[int | None], axes: list[Axis], derivative
                        [a.copy if a.role == "wrt" else 0 for a in axes], atol=atol, rtol=rtol,
                        search=search, collapse=len(axes) > 2)
     structure, rule = _classify(s, axes)
+    peak = float(np.max(np.abs(core))) if core.size else 0.0
+    if structure == "zero" and peak > 0:  # within tol of 0, yet not 0: never claim exact zero
+        structure = "numerically_zero"
     _, reps = slot_order(s.axis_map, axes, s.n_slots)
     rows, cols, why = shape_note(reps, derivative)
-    note = _collapse_note(structure, s, axes)
+    if structure == "numerically_zero":
+        note = (f"zero up to rounding: the largest entry is {peak:.3g}, within tol {s.tol:.3g} "
+                "of 0 but not exactly 0")
+    else:
+        note = _collapse_note(structure, s, axes)
     if structure in ("dense", "symmetric", "kron"):  # the array spans every axis: say its shape
         note = f"{note}; {why}" if note else why
     form = MatrixForm(structure, rule, s.factors, s.axis_map, tuple(axes), rows, cols, note,
-                      s.tried, s.found, s.tol, derivative, s.symmetric, wrt_names, of_name)
+                      s.tried, s.found, s.tol, derivative, s.symmetric, wrt_names, of_name, peak)
     order = form._kron_order()
     if order is not None:
         names = form._factor_names()
@@ -351,8 +424,9 @@ def chain(*forms: MatrixForm | Any, atol: float = 0.0, rtol: float | None = None
     no collapsed form is expanded unless its rule is ``matmul`` (then it is dense already).
 
     Args:
-        *forms: :class:`MatrixForm` objects; the last may instead be a dense array in the notes'
-            layout (a gradient ∂L/∂Y in Y's shape).
+        *forms: :class:`MatrixForm` objects or c-tensors (from ``derive(...).evaluate``, reduced
+            here); the last may instead be a dense array in the notes' layout (a gradient ∂L/∂Y
+            in Y's shape).
         atol: absolute tolerance for reducing the result.
         rtol: relative tolerance for reducing the result.
 
@@ -371,12 +445,13 @@ def chain(*forms: MatrixForm | Any, atol: float = 0.0, rtol: float | None = None
     """
     if not forms:
         raise StructureError("chain needs at least one factor")
+    forms = tuple(_chain_factor(f, k, atol, rtol) for k, f in enumerate(forms))
     *inner, last = forms
     for k, f in enumerate(inner):
         if not isinstance(f, MatrixForm):
             raise StructureError(f"chain: factor {k + 1} is a {type(f).__name__}; only the last "
-                                 "factor may be an array, the others are MatrixForms (reduce "
-                                 "them first)")
+                                 "factor may be an array, the others are MatrixForms or "
+                                 "CTensors (reduce them first: td.reduce(array, wrt_axes=k))")
     acc = last.expand() if isinstance(last, MatrixForm) else np.asarray(last, dtype=float)
     if not inner:
         return last if isinstance(last, MatrixForm) else reduce(acc, 0, atol=atol, rtol=rtol)

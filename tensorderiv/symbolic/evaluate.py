@@ -212,7 +212,7 @@ def evaluate(expr: Expr, values: Mapping[str, Any]) -> CTensor:
         >>> td.evaluate(td.sum(x ** 2), {"x": np.array([1.0, 2.0])}).dense()
         array(5.)
     """
-    prog = Program(expr.node, expr.declared, f"'{expr.text}'")
+    prog = Program(expr.node, expr.scope, f"'{expr.text}'")
     ct = prog.run(values)
     name = expr.text if isinstance(expr.node, Var) else "f"
     axes = [Axis((name, 0, p), n, "of", name, p) for p, n in enumerate(expr.shape)]

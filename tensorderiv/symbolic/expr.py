@@ -32,6 +32,7 @@ from .simplify import add, constant, einsum, scale
 
 __all__ = [
     "ELEMENTWISE",
+    "Declared",
     "Expr",
     "abs",
     "as_expr",
@@ -65,6 +66,29 @@ _ATOM, _POW, _UNARY, _MUL, _ADD = 100, 80, 70, 60, 50
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
+class Declared(dict[str, tuple[int, ...]]):
+    """The variables an expression is written with (name → shape), and its *scope*.
+
+    The scope adds every variable declared alongside them — in the same ``td.parse`` shapes
+    mapping, or in the operands it was built from — so that one dict of values for a whole
+    model is accepted by each of its expressions and derivatives (a name outside the scope is
+    still refused, as a likely misspelling).
+
+    Example:
+        >>> import tensorderiv as td
+        >>> e = td.parse("W @ x", {"W": (2, 3), "x": (3,), "y": (2,)})
+        >>> dict(e.declared), sorted(e.scope)
+        ({'W': (2, 3), 'x': (3,)}, ['W', 'x', 'y'])
+    """
+
+    __slots__ = ("scope",)
+
+    def __init__(self, used: Mapping[str, tuple[int, ...]],
+                 scope: Mapping[str, tuple[int, ...]] | None = None) -> None:
+        super().__init__(used)
+        self.scope: dict[str, tuple[int, ...]] = {**(scope or {}), **self}
+
+
 class Expr:
     """An expression: an index-notation node and the text it was written as.
 
@@ -81,9 +105,11 @@ class Expr:
         self.node = node
         self.text = text
         self._prec = prec
-        # the variables as written, even those that cancel out of the node (x - x)
-        self.declared: dict[str, tuple[int, ...]] = (
-            dict(declared) if declared is not None else _node_vars(node))
+        # the variables as written, even those that cancel out of the node (x - x), and the
+        # scope: those declared alongside them (Declared)
+        self.declared: Declared = Declared(
+            declared if declared is not None else _node_vars(node),
+            getattr(declared, "scope", None))
 
     # ------------------------------------------------------------ description
     @property
@@ -100,6 +126,16 @@ class Expr:
     def variables(self) -> tuple[str, ...]:
         """The names of the variables it is written with, sorted (``x - x`` still has ``x``)."""
         return tuple(sorted(self.declared))
+
+    @property
+    def scope(self) -> dict[str, tuple[int, ...]]:
+        """Every variable declared alongside this expression's (see :class:`Declared`)."""
+        return dict(self.declared.scope)
+
+    def in_scope(self, shapes: Mapping[str, tuple[int, ...]]) -> Expr:
+        """The same expression with ``shapes`` (name → shape) added to its scope."""
+        scope = {**shapes, **self.declared.scope}
+        return Expr(self.node, self.text, self._prec, Declared(self.declared, scope))
 
     def __repr__(self) -> str:
         return f"Expr({self.text!r}, shape={self.shape})"
@@ -191,15 +227,24 @@ def _node_vars(node: Node) -> dict[str, tuple[int, ...]]:
     return {n.name: n.shape for n in walk(node) if isinstance(n, Var)}
 
 
-def _merged(*exprs: Expr) -> dict[str, tuple[int, ...]]:
-    """The variables of several operands; one name with two shapes is a ShapeError."""
+def _merged(*exprs: Expr) -> Declared:
+    """The variables of several operands; one name with two shapes is a ShapeError.
+
+    The scopes are joined too; a name the scopes give two shapes leaves the scope.
+    """
     out: dict[str, tuple[int, ...]] = {}
     for e in exprs:
         for name, shape in e.declared.items():
             if out.setdefault(name, shape) != shape:
                 raise ShapeError(f"variable {name!r} is used with two shapes, {out[name]} and "
                                  f"{shape}; one name must keep one shape")
-    return out
+    scope: dict[str, tuple[int, ...]] = {}
+    clash: set[str] = set()
+    for e in exprs:
+        for name, shape in e.declared.scope.items():
+            if scope.setdefault(name, shape) != shape:
+                clash.add(name)
+    return Declared(out, {n: s for n, s in scope.items() if n not in clash})
 
 
 def as_expr(value: Any) -> Expr:

@@ -96,7 +96,8 @@ def parse(text: str, shapes: Mapping[str, Sequence[int] | int] | None = None) ->
     except (RecursionError, MemoryError):
         raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)") \
             from None
-    return _Reader(stripped, _shapes(shapes)).read(tree.body, 0)
+    declared = _shapes(shapes)
+    return _Reader(stripped, declared).read(tree.body, 0).in_scope(declared)
 
 
 class _Reader:

@@ -28,7 +28,7 @@ import numpy as np
 from ..core.ctensor import CTensor
 from ..core.errors import DenseLimitError, TensorDerivError
 from ..core.options import get_dense_limit
-from ..symbolic.derivative import derive
+from ..symbolic.derivative import Derivative, derive
 from ..symbolic.evaluate import evaluate
 from ..symbolic.expr import Expr
 from ..symbolic.parse import parse
@@ -135,7 +135,7 @@ def _close(got: np.ndarray, ref: np.ndarray, atol: float, rtol: float) -> bool:
 def check_derivative(
     f: Expr | str | Callable[..., Any],
     at: Mapping[str, Any] | Any,
-    df: Callable[..., Any],
+    df: Callable[..., Any] | Any,
     *,
     wrt: str | Expr | None = None,
     order: int = 1,
@@ -159,7 +159,8 @@ def check_derivative(
     Args:
         f: a tensorderiv expression, its text (shapes are taken from ``at``), or a numpy function.
         at: the point, as described above; values are used as float64.
-        df: the derivative to check (a numpy function, called like ``f``).
+        df: the derivative to check: a numpy function, called like ``f``; or its value at
+            ``at`` (an array in ``layout``, a ``CTensor``, or a ``Derivative`` to evaluate).
         wrt: the variable's name (or variable); needed when ``at`` has several entries.
         order: how many times ``f`` is differentiated.
         layout: the layout ``df`` returns.
@@ -300,7 +301,14 @@ def check_derivative(
     if atol is None:
         atol = (ATOL_FRACTION * _absmax(truth.values) + NOISE_ULPS * _EPS * f_scale / step ** order
                 + _TINY)
-    user = call(df, values)
+    if isinstance(df, Derivative):  # a Derivative or its value: in the layout asked for
+        df = df.evaluate({k: v for k, v in values.items() if k in df.variables_allowed})
+    if isinstance(df, CTensor):
+        user = np.asarray(df.dense(layout=layout), dtype=np.float64)
+    elif not callable(df):
+        user = np.asarray(df, dtype=np.float64)  # the derivative's value at ``at``
+    else:
+        user = call(df, values)
     notes_shape = x.shape * order + tuple(out_shape)
     to_notes = _inverse(axes.positions(layout))
     expected = tuple(notes_shape[p] for p in axes.positions(layout))
