@@ -82,7 +82,7 @@ class CTensor(CTensorOps):
         wrt: the variables differentiated against, one ``(name, shape)`` per differentiation
             in copy order; empty for a plain value.
         cancelled: when the values are a sum whose terms cancelled to far below their own size
-            (∂(X⁻¹X)/∂X), the largest |entry| of those terms, else 0: the scale rounding is
+            (∂(X⁻¹X)/∂X), the largest magnitude of those terms, else 0: the scale rounding is
             judged against, so the reducer can say "numerically zero" (never exactly zero).
 
     The axes are stored in the notes' layout (wrt axes by copy, then output axes); axes given in
@@ -440,7 +440,7 @@ _CANCELLED = 1.5e-8  # √ε of float64: a sum this far below its terms is round
 
 
 def _cancelled(core: Any, pairs: Sequence[tuple[float, CTensor]]) -> float:
-    """The largest |entry| of the terms when their sum is far below it (else 0).
+    """The largest magnitude of the terms when their sum is far below it (else 0).
 
     Only for real numpy cores (a lazy core is not forced); two passes over each core, no copies.
     """

@@ -88,8 +88,8 @@ class MatrixForm:
         found: each structure found, exact (from the storage) or numerical (within ``tol``).
         tol: the tolerance of the numerical checks (``atol + rtol · max|T|``).
         derivative: False for a plain value (no input axes, not a derivative).
-        max_abs: the largest |entry|; for ``numerically_zero`` (every entry within ``tol`` of 0
-            but not all exactly 0: rounding, as in ∂(X⁻¹X)/∂X) it says how far from 0.
+        max_abs: the largest entry magnitude; for ``numerically_zero`` (every entry within ``tol``
+            of 0 but not all exactly 0: rounding, as in ∂(X⁻¹X)/∂X) it says how far from 0.
         symmetric: pairs of derivative copies the tensor is symmetric between.
         wrt_names: the variables differentiated against, one per differentiation (outermost
             first), for the renderings; a scalar variable has no axes to carry its name.
