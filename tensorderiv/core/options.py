@@ -1,6 +1,7 @@
 """Run-time options of tensorderiv (a leaf module).
 
-Only one option so far: the byte budget above which a compact c-tensor refuses to materialise.
+The byte budget above which a compact c-tensor refuses to materialise, and whether long work
+may show a progress bar.
 
 Example:
     >>> import tensorderiv as td
@@ -16,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["dense_limit", "get_dense_limit", "set_dense_limit"]
+__all__ = ["dense_limit", "get_dense_limit", "get_progress", "progress", "set_dense_limit",
+           "set_progress"]
 
 _DENSE_LIMIT = [1 << 30]  # bytes; 1 GiB by default
 
@@ -42,3 +44,36 @@ def dense_limit(nbytes: int) -> Iterator[None]:
         yield
     finally:
         _DENSE_LIMIT[0] = previous
+
+
+_PROGRESS = [True]  # progress bars for long work (core/progress.py), when interactive
+
+
+def get_progress() -> bool:
+    """Whether long work may show a progress bar (only ever in a terminal or a notebook)."""
+    return _PROGRESS[0]
+
+
+def set_progress(enabled: bool) -> None:
+    """Allow (True, the default) or forbid progress bars for long work."""
+    _PROGRESS[0] = bool(enabled)
+
+
+@contextmanager
+def progress(enabled: bool = True) -> Iterator[None]:
+    """Temporarily allow or forbid progress bars (``with td.progress(False): ...``).
+
+    Example:
+        >>> import tensorderiv as td
+        >>> with td.progress(False):
+        ...     td.get_progress()
+        False
+        >>> td.get_progress()
+        True
+    """
+    previous = get_progress()
+    set_progress(enabled)
+    try:
+        yield
+    finally:
+        _PROGRESS[0] = previous

@@ -46,6 +46,7 @@ import opt_einsum as oe
 from ..core.axes import Axis
 from ..core.ctensor import expand_core
 from ..core.errors import ShapeError
+from ..core.renderers import Rendered
 from .layouts import axis_name, flatten, groups, present, slot_order
 
 __all__ = ["RULES", "STRUCTURES", "MatrixForm"]
@@ -67,8 +68,8 @@ def _outer(factors: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True, eq=False)
-class MatrixForm:
+@dataclass(frozen=True, eq=False, repr=False)
+class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
     """A c-tensor collapsed into the notes' matrix form.
 
     Attributes:

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.errors import DomainError, ShapeError
+from ..core.renderers import Rendered
 from .functions import FUNCTIONS, apply, softmax_last
 from .nodes import Einsum, Node, Var, walk
 from .simplify import add, constant, einsum, scale
@@ -65,7 +66,7 @@ _ATOM, _POW, _UNARY, _MUL, _ADD = 100, 80, 70, 60, 50
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-class Expr:
+class Expr(Rendered):  # repr and rich display: tensorderiv.display
     """An expression: an index-notation node and the text it was written as.
 
     Attributes:
@@ -100,9 +101,6 @@ class Expr:
     def variables(self) -> tuple[str, ...]:
         """The names of the variables it is written with, sorted (``x - x`` still has ``x``)."""
         return tuple(sorted(self.declared))
-
-    def __repr__(self) -> str:
-        return f"Expr({self.text!r}, shape={self.shape})"
 
     def __str__(self) -> str:
         return self.text

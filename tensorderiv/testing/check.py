@@ -28,6 +28,7 @@ import numpy as np
 from ..core.ctensor import CTensor
 from ..core.errors import DenseLimitError, TensorDerivError
 from ..core.options import get_dense_limit
+from ..core.renderers import Rendered
 from ..symbolic.derivative import derive
 from ..symbolic.evaluate import evaluate
 from ..symbolic.expr import Expr
@@ -50,8 +51,8 @@ _MAX_PERMUTED_RANK = 6  # r! axis orders are tried as diagnoses up to this rank
 _MAX_OCCURRENCES = 12  # paths tried one at a time; all proper subsets up to 4 occurrences
 
 
-@dataclass(frozen=True)
-class DerivativeCheck:
+@dataclass(frozen=True, repr=False)
+class DerivativeCheck(Rendered):  # repr and rich display: tensorderiv.display
     """What a passing :func:`check_derivative` compared.
 
     Attributes:
