@@ -76,7 +76,7 @@ def plot(obj: Any, values: Mapping[str, Any] | None = None, *,
     elif values is not None:
         raise ValuesError(f"values are for a derivative or an expression, not a "
                           f"{type(obj).__name__}")
-    fig = plt.figure()
+    fig = plt.figure(layout="constrained")
     plt.close(fig)  # not kept by pyplot: shown once (as the returned value), never leaked
     if isinstance(obj, MatrixForm):
         _plot_form(fig, obj, max_slices)
@@ -89,13 +89,17 @@ def plot(obj: Any, values: Mapping[str, Any] | None = None, *,
                          f"{obj.ndim}, shape {obj.shape}")
     names = [axis_label(a) for a in obj.axes]
     row = obj.ndim == 1 and obj.axes[0].role == "of" and bool(obj.wrt)  # ∂w/∂s: a row
-    note = _draw(fig, obj.dense(), names, max_slices, row)
+    note, size = _draw(fig, obj.dense(), names, max_slices, row)
+    fig.set_size_inches(*size)
     fig.suptitle(_wrap(f"{ct_title(obj)} — {ct_structure(obj)}{note}"), fontsize=9)
     return fig
 
 
+_PLAIN = str.maketrans("𝐓𝐅𝐉", "TFJ")  # the bold placeholders: not in matplotlib's fonts
+
+
 def _wrap(text: str) -> str:
-    return "\n".join(textwrap.wrap(text, 90))
+    return "\n".join(textwrap.wrap(text.translate(_PLAIN), 80))
 
 
 def _plot_form(fig: Any, form: MatrixForm, max_slices: int) -> None:
@@ -113,13 +117,13 @@ def _plot_form(fig: Any, form: MatrixForm, max_slices: int) -> None:
     if full.ndim == 0 or full.ndim > 4:
         right.text(0.5, 0.5, f"full tensor of rank {full.ndim}, shape {full.shape}",
                    ha="center")
-        note = ""
+        note, size = "", (4.0, 3.0)
     else:
         row = full.ndim == 1 and form.axes[0].role == "of" and form.derivative
-        note = _draw(right, full, names, max_slices, row)
+        note, size = _draw(right, full, names, max_slices, row)
     right.suptitle(f"full c-tensor {form.full_shape}{note}", fontsize=9)
     fig.suptitle(_wrap(f"{form_name(form)}: {form.formula()}"), fontsize=10)
-    fig.set_size_inches(4 + fig.get_size_inches()[0], fig.get_size_inches()[1])
+    fig.set_size_inches(size[0] * 1.5 + 1.0, size[1] + 0.5)
 
 
 def _scale(arr: np.ndarray) -> float:
@@ -127,8 +131,9 @@ def _scale(arr: np.ndarray) -> float:
     return m if m > 0 and math.isfinite(m) else 1.0
 
 
-def _draw(fig: Any, full: np.ndarray, names: list[str], max_slices: int, row: bool) -> str:
-    """Draw ``full`` (rank 1–4) as slices on ``fig``; return a note on slices left out."""
+def _draw(fig: Any, full: np.ndarray, names: list[str], max_slices: int,
+          row: bool) -> tuple[str, tuple[float, float]]:
+    """Draw ``full`` (rank 1–4) as slices on ``fig``; a note on slices left out, and a size."""
     r = full.ndim
     if r == 1:
         full = full.reshape(1, -1) if row else full.reshape(-1, 1)
@@ -140,8 +145,6 @@ def _draw(fig: Any, full: np.ndarray, names: list[str], max_slices: int, row: bo
     cell = 0.45 if max(h, w) <= 12 else 4.0 / max(h, w)
     fig_w = max(3.0, na * (w * cell + 0.9) + 1.4)
     fig_h = max(2.5, nd * (h * cell + 0.9) + 1.0)
-    if hasattr(fig, "set_size_inches"):
-        fig.set_size_inches(fig_w, fig_h)
     axs = np.atleast_2d(fig.subplots(nd, na, squeeze=False))
     m = _scale(full)
     image = None
@@ -160,7 +163,8 @@ def _draw(fig: Any, full: np.ndarray, names: list[str], max_slices: int, row: bo
         fig.colorbar(image, ax=axs.ravel().tolist(), shrink=0.8).ax.set_label("colorbar")
     left_out = [f"{n} of {total} slices along {names[p]}"
                 for p, n, total in ((2, na, across), (3, nd, down)) if n < total]
-    return f" (drawn: the first {'; '.join(left_out)})" if left_out else ""
+    note = f" (drawn: the first {'; '.join(left_out)})" if left_out else ""
+    return note, (fig_w, fig_h)
 
 
 def _cell(ax: Any, mat: np.ndarray, m: float, annotate: bool = True) -> Any:
