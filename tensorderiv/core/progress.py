@@ -104,6 +104,13 @@ class Progress:
         self.bar = tqdm(total=self.total, initial=self.n, desc=self.desc, file=stream,
                         leave=False, dynamic_ncols=True)
 
+    def set_total(self, total: int) -> None:
+        """Say how many steps there are, once known (the bar, if drawn, shows it)."""
+        self.total = int(total)
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
+
     def close(self) -> None:
         """Remove the bar, if one was drawn (safe to call twice)."""
         if self.bar is not None:
@@ -122,14 +129,25 @@ def track(items: Iterable[T], total: int | None = None, desc: str = "") -> Itera
     """Yield ``items``, drawing a :class:`Progress` bar if the loop takes long.
 
     ``total`` defaults to ``len(items)`` when it has one. With progress switched off the items
-    are yielded as they are.
+    are yielded as they are; a quick loop costs a clock reading per item.
     """
     if not get_progress():
         yield from items
         return
+    clock = time.perf_counter
+    start, done = clock(), 0
+    iterator = iter(items)
+    for item in iterator:
+        yield item
+        done += 1
+        if clock() - start >= DELAY:
+            break
+    else:
+        return
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
-    with Progress(total, desc) as bar:
-        for item in items:
+    with Progress(total, desc, delay=0.0) as bar:
+        bar.update(done)
+        for item in iterator:
             yield item
             bar.update()

@@ -27,6 +27,7 @@ from typing import Any
 from ..core.axes import Axis
 from ..core.ctensor import CTensor
 from ..core.errors import LabelError
+from ..core.progress import track
 from .differentiate import derivative
 from .evaluate import Program
 from .expr import Expr
@@ -174,7 +175,7 @@ def derive(
     if not targets:
         raise ValueError("wrt is empty; name at least one variable to differentiate against")
     node = expr.node
-    for w in reversed(targets):  # the last named is differentiated first
+    for w in track(targets[::-1], desc="deriving"):  # the last named is differentiated first
         x = _resolve(base, w, variables)
         if x.name in variables and variables[x.name] != x.shape:
             raise LabelError(f"variable {x.name!r} has shape {variables[x.name]} in the "
