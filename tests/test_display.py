@@ -155,3 +155,12 @@ def test_each_class_renders_html_and_latex_in_a_notebook_kernel():
     ct_html = nb.cells[3].outputs[0].data["text/html"]
     assert "<td>W[1]</td><td>2</td><td>wrt</td>" in ct_html and "δ₁" in ct_html
     assert "stores 3 of 12 numbers" in nb.cells[3].outputs[0].data["text/plain"]
+
+
+def test_a_lazy_core_is_described_not_computed():
+    da = pytest.importorskip("dask.array")
+    lazy = da.ones((4, 3), chunks=2)
+    ct = td.CTensor(lazy, ["i", "j"])
+    page = ct._repr_html_()
+    assert "not computed" in page and "stores 12 of 12 numbers" in repr(ct)
+    assert isinstance(ct.core, da.Array)  # still lazy

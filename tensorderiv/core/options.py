@@ -50,12 +50,25 @@ _PROGRESS = [True]  # progress bars for long work (core/progress.py), when inter
 
 
 def get_progress() -> bool:
-    """Whether long work may show a progress bar (only ever in a terminal or a notebook)."""
+    """Whether long work may show a progress bar (only ever in a terminal or a notebook).
+
+    Example:
+        >>> import tensorderiv as td
+        >>> td.get_progress()
+        True
+    """
     return _PROGRESS[0]
 
 
 def set_progress(enabled: bool) -> None:
-    """Allow (True, the default) or forbid progress bars for long work."""
+    """Allow (True, the default) or forbid progress bars for long work.
+
+    Example:
+        >>> import tensorderiv as td
+        >>> td.set_progress(False); td.get_progress()
+        False
+        >>> td.set_progress(True)
+    """
     _PROGRESS[0] = bool(enabled)
 
 

@@ -125,7 +125,7 @@ def _ct_text(ct: CTensor) -> str:
     axes = " | ".join(f"{axis_label(a)} {a.size} {_role(a)} → {s}"
                       for a, s in zip(ct.axes, ctensor_storage(ct), strict=True))
     return "\n".join([
-        f"{ct_title(ct)}: stores {int(np.size(ct.core)):,} of {full:,} numbers "
+        f"{ct_title(ct)}: stores {_math.prod(ct.core.shape):,} of {full:,} numbers "
         f"({ct.nbytes:,} of {ct.dense_nbytes:,} bytes)",
         f"  axes {axes or '— (a scalar)'}",
         f"  structure: {ct_structure(ct)}",
@@ -151,7 +151,7 @@ def _ct_html(ct: CTensor) -> str:
     parts = [
         table(["axis", "size", "role", "differentiation", "stored as"], rows),
         f"<div>structure: {_html.escape(ct_structure(ct))}</div>",
-        f"<div>stores {int(np.size(ct.core)):,} of {full:,} numbers "
+        f"<div>stores {_math.prod(ct.core.shape):,} of {full:,} numbers "
         f"({ct.nbytes:,} of {ct.dense_nbytes:,} bytes), {_html.escape(str(ct.dtype))}</div>",
     ]
     form = _ct_form(ct)
@@ -162,7 +162,11 @@ def _ct_html(ct: CTensor) -> str:
     shown = ct.dense() if full <= 4 * 64 and isinstance(ct.core, np.ndarray) else None
     parts.append("<div>values" + (" (notes' layout)" if shown is not None else
                                   f" stored (core {tuple(ct.core.shape)})") + ":</div>")
-    parts.append(pre(preview(shown if shown is not None else ct.core)))
+    if shown is None and not isinstance(ct.core, np.ndarray):  # lazy (dask): never computed
+        parts.append(pre(f"{type(ct.core).__name__} of shape {tuple(ct.core.shape)}, "
+                         f"{ct.dtype}, not computed"))
+    else:
+        parts.append(pre(preview(shown if shown is not None else ct.core)))
     return block(ct_title(ct), parts)
 
 
