@@ -17,6 +17,7 @@ import pytest
 
 import tensorderiv as td
 from tensorderiv.core.renderers import Rendered, register_renderer, render
+from tensorderiv.display.html import preview
 from tensorderiv.testing import check_derivative
 
 A_VALUES = np.array([1.0, 2.0, 3.0])
@@ -164,3 +165,18 @@ def test_a_lazy_core_is_described_not_computed():
     page = ct._repr_html_()
     assert "not computed" in page and "stores 12 of 12 numbers" in repr(ct)
     assert isinstance(ct.core, da.Array)  # still lazy
+
+
+def test_latex_of_kronecker_factors_has_no_double_subscripts():
+    # MathJax rejects F_{1}_{i}; each of the forms below has two or more factors
+    W, v = td.var("W", (4, 3)), td.var("v", (3,))
+    rng = np.random.default_rng(0)
+    ct = td.derive(td.tanh(W @ v), W).evaluate({"W": rng.uniform(-0.5, 0.5, (4, 3)),
+                                                "v": np.array([1.0, 2.0, 3.0])})
+    form = ct.matrix_form()
+    assert len(form.factors) >= 2
+    for latex in (form.formula(latex=True), form.to_latex(), ct._repr_latex_(),
+                  form._repr_html_()):
+        assert not re.search(r"_\{[^{}]*\}_\{", latex), latex
+    # a preview shows small values as they are (never rounded to 0)
+    assert "e-07" in preview(np.array([1e-7, 1.0]))

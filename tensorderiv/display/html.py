@@ -38,8 +38,7 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 def preview(a: Any) -> str:
     """The array as numpy prints it, summarised past :data:`PREVIEW_ENTRIES` entries."""
-    return np.array2string(np.asarray(a), precision=4, threshold=PREVIEW_ENTRIES, edgeitems=3,
-                           suppress_small=True)
+    return np.array2string(np.asarray(a), precision=4, threshold=PREVIEW_ENTRIES, edgeitems=3)
 
 
 def math(latex: str | None) -> str:

@@ -350,6 +350,7 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
         terms, off = [], 0
         for name, f in zip(self._factor_names(latex), self.factors, strict=True):
             ls = [let[first[s]] for s in range(off, off + f.ndim)]
+            name = f"{{{name}}}" if latex and "_" in name and ls else name  # no F_{1}_{i}
             terms.append(name + (idx(ls) if ls else ""))
             off += f.ndim
         for s in sorted(first):
