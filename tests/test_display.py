@@ -180,3 +180,23 @@ def test_latex_of_kronecker_factors_has_no_double_subscripts():
         assert not re.search(r"_\{[^{}]*\}_\{", latex), latex
     # a preview shows small values as they are (never rounded to 0)
     assert "e-07" in preview(np.array([1e-7, 1.0]))
+
+
+def test_long_expressions_are_cut_in_titles_and_importing_stays_light():
+    x = td.var("x", (2,))
+    e = x
+    for _ in range(60):
+        e = td.tanh(e) + x
+    d = td.derive(td.sum(e), x)
+    assert len(d.text) > 500
+    page = d._repr_html_()
+    assert " … " in page and d.text not in page
+    assert len(re.sub(r"\$\$.*?\$\$", "", page)) < 1500  # only the LaTeX carries it whole
+    assert len(repr(d)) < 200 and len(repr(e)) < 150 and " … " in repr(e)
+    import subprocess
+    import sys
+
+    code = ("import sys, tensorderiv; "
+            "print([m for m in ('matplotlib', 'tqdm') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"  # the extras are imported only when used

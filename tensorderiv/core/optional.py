@@ -22,7 +22,7 @@ EXTRAS = {
     "test": ("pytest", "hypothesis", "ruff", "nbclient", "nbformat", "ipykernel", "matplotlib",
              "tqdm"),
     "docs": ("sphinx",),
-    "notebooks": ("nbclient", "nbformat", "ipykernel", "matplotlib", "hypothesis"),
+    "notebooks": ("nbclient", "nbformat", "ipykernel", "matplotlib", "hypothesis", "tqdm"),
     "plot": ("matplotlib",),
     "progress": ("tqdm",),
     "dask": ("dask",),

@@ -226,13 +226,18 @@ def _latex(text: str) -> str:
     return latex_or_text(text)
 
 
+def _short(text: str, limit: int = 120) -> str:
+    """Long expression text cut in the middle, for titles and table cells."""
+    return text if len(text) <= limit else text[: limit // 2 - 1] + " … " + text[-limit // 2 + 2:]
+
+
 def _expr_text(e: Expr) -> str:
-    return f"Expr({e.text!r}, shape={e.shape})"
+    return f"Expr({_short(e.text)!r}, shape={e.shape})"
 
 
 def _expr_html(e: Expr) -> str:
     rows = [[n, s] for n, s in sorted(e.declared.items())]
-    return block(f"Expr {e.text}", [
+    return block(f"Expr {_short(e.text)}", [
         math(_latex(e.text)),
         f"<div>shape {e.shape}</div>",
         table(["variable", "shape"], rows),
@@ -249,14 +254,16 @@ def _of_name(d: Derivative) -> str:
 
 def _derivative_text(d: Derivative) -> str:
     wrt = ", ".join(f"{n} {s}" for n, s in d.wrt)
-    return f"Derivative({d.text!r}, shape={d.shape}, wrt {wrt} | of {_of_name(d)} {d.of.shape})"
+    return (f"Derivative({_short(d.text)!r}, shape={d.shape}, wrt {wrt} | of {_of_name(d)} "
+            f"{d.of.shape})")
 
 
 def _derivative_html(d: Derivative) -> str:
     rows = [[f"{name}[{i}]", n, "wrt", copy, "its variable"]
             for copy, (name, shape) in enumerate(d.wrt, start=1) for i, n in enumerate(shape)]
-    rows += [[f"{_of_name(d)}[{i}]", n, "of", "—", d.of.text] for i, n in enumerate(d.of.shape)]
-    return block(f"Derivative {d.text}", [
+    rows += [[f"{_of_name(d)}[{i}]", n, "of", "—", _short(d.of.text, 60)]
+             for i, n in enumerate(d.of.shape)]
+    return block(f"Derivative {_short(d.text)}", [
         math(_derivative_latex(d)),
         f"<div>order {d.order}; c-tensor shape {d.shape} in the notes' layout (the variable's "
         "axes once per differentiation, then the output's)</div>",
