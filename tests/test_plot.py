@@ -42,7 +42,9 @@ def test_a_3_tensor_is_a_row_of_matrix_slices_with_the_delta_visible():
         values, drawn = _drawn(ax)
         np.testing.assert_array_equal(drawn, truth[:, :, k] != 0)
         np.testing.assert_allclose(values, truth[:, :, k])
-    assert "Kronecker δ between W[1], f[0]" in " ".join(fig._suptitle.get_text().split())
+    title = " ".join(fig._suptitle.get_text().split())
+    assert "Kronecker δ between W[1], f[0]" in title
+    assert "matrix form: delta, chain rule outer" in title  # ∂Z/∂W collapses to a (A.9)
 
 
 def test_a_4_tensor_is_a_grid_of_slices():
@@ -62,6 +64,16 @@ def test_a_4_tensor_is_a_grid_of_slices():
     rows = {ax.get_subplotspec().rowspan.start for ax in axs}
     cols = {ax.get_subplotspec().colspan.start for ax in axs}
     assert rows == cols == {0, 1}
+
+
+def test_a_hessian_says_it_is_symmetric():
+    x, A = td.var("x", (3,)), td.var("A", (3, 3))
+    Av = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, 0.0], [0.0, 0.0, 1.0]])
+    fig = td.plot(td.derive(x.T @ A @ x, x, order=2), {"x": np.ones(3), "A": Av})
+    values, drawn = _drawn(_slices(fig)[0])
+    np.testing.assert_allclose(values, Av + Av.T)  # ∂²(xᵀAx)/∂x² = A + Aᵀ
+    np.testing.assert_array_equal(drawn, (Av + Av.T) != 0)
+    assert "matrix form: symmetric" in " ".join(fig._suptitle.get_text().split())
 
 
 def test_vectors_are_columns_and_dw_ds_a_row():

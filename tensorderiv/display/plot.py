@@ -38,7 +38,7 @@ from ..forms.matrixform import MatrixForm
 from ..symbolic.derivative import Derivative
 from ..symbolic.evaluate import evaluate
 from ..symbolic.expr import Expr
-from .rich import axis_label, ct_structure, ct_title, form_name
+from .rich import axis_label, ct_form, ct_structure, ct_title, form_name
 
 __all__ = ["MAX_SLICES", "plot"]
 
@@ -91,7 +91,10 @@ def plot(obj: Any, values: Mapping[str, Any] | None = None, *,
     row = obj.ndim == 1 and obj.axes[0].role == "of" and bool(obj.wrt)  # ∂w/∂s: a row
     note, size = _draw(fig, obj.dense(), names, max_slices, row)
     fig.set_size_inches(*size)
-    fig.suptitle(_wrap(f"{ct_title(obj)} — {ct_structure(obj)}{note}"), fontsize=9)
+    form = ct_form(obj)
+    found = (f"; matrix form: {form.structure}, chain rule {form.rule}"
+             if isinstance(form, MatrixForm) else "")
+    fig.suptitle(_wrap(f"{ct_title(obj)} — {ct_structure(obj)}{found}{note}"), fontsize=9)
     return fig
 
 

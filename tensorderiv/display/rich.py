@@ -41,8 +41,8 @@ from ..symbolic.derivative import Derivative
 from ..symbolic.expr import Expr
 from .html import block, bmatrix, math, number, pre, preview, table
 
-__all__ = ["FORM_MAX_ENTRIES", "axis_label", "ct_structure", "ct_title", "ctensor_storage",
-           "form_name", "full_small", "leibniz"]
+__all__ = ["FORM_MAX_ENTRIES", "axis_label", "ct_form", "ct_structure", "ct_title",
+           "ctensor_storage", "form_name", "full_small", "leibniz"]
 
 #: the HTML of a c-tensor shows its matrix form when the stored core has at most this many
 #: entries (the search for structure reads the core)
@@ -132,7 +132,7 @@ def _ct_text(ct: CTensor) -> str:
     ])
 
 
-def _ct_form(ct: CTensor) -> MatrixForm | str | None:
+def ct_form(ct: CTensor) -> MatrixForm | str | None:
     """The matrix form of a derivative's c-tensor, a reason it is not shown, or None."""
     if not ct.wrt or not isinstance(ct.core, np.ndarray):
         return None
@@ -154,7 +154,7 @@ def _ct_html(ct: CTensor) -> str:
         f"<div>stores {_math.prod(ct.core.shape):,} of {full:,} numbers "
         f"({ct.nbytes:,} of {ct.dense_nbytes:,} bytes), {_html.escape(str(ct.dtype))}</div>",
     ]
-    form = _ct_form(ct)
+    form = ct_form(ct)
     if isinstance(form, MatrixForm):
         parts.append(_form_parts(form))
     elif form:
@@ -171,7 +171,7 @@ def _ct_html(ct: CTensor) -> str:
 
 
 def _ct_latex(ct: CTensor) -> str:
-    form = _ct_form(ct)
+    form = ct_form(ct)
     if isinstance(form, MatrixForm):
         return f"${form.to_latex()}$"
     if full_small(ct):
