@@ -144,7 +144,12 @@ def test_each_class_renders_html_and_latex_in_a_notebook_kernel():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(setup)]
     nb.cells += [nbformat.v4.new_code_cell(src) for src in CELLS.values()]
+    nb.cells.append(nbformat.v4.new_code_cell("td.plot(ct)"))  # a figure, shown once
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    figure = nb.cells.pop()
+    if importlib.util.find_spec("matplotlib") is not None:
+        images = [o for o in figure.outputs if "image/png" in o.get("data", {})]
+        assert len(images) == 1, figure.outputs
     for name, cell in zip(CELLS, nb.cells[1:], strict=True):
         results = [o for o in cell.outputs if o.output_type == "execute_result"]
         assert len(results) == 1, f"{name}: {cell.outputs}"
