@@ -125,6 +125,8 @@ def test_bad_input_says_what_to_do(monkeypatch):
         td.plot(td.derive(td.sum(x), x))
     with pytest.raises(td.ShapeError, match="rank 1 to 4; this one has rank 5"):
         td.plot(np.ones((1, 1, 1, 1, 1)))
+    with pytest.raises(ValueError, match="max_slices must be a positive integer, got 0"):
+        td.plot(np.eye(2), max_slices=0)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # as if not installed
     with pytest.raises(ImportError, match=r"tensorderiv\[plot\]"):
         td.plot(np.eye(2))

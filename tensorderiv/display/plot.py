@@ -66,7 +66,10 @@ def plot(obj: Any, values: Mapping[str, Any] | None = None, *,
         ImportError: without matplotlib (``pip install 'tensorderiv[plot]'``).
         ValuesError: a derivative or expression without values.
         ShapeError: a tensor of rank 0 or above 4.
+        ValueError: ``max_slices`` below 1.
     """
+    if isinstance(max_slices, bool) or not isinstance(max_slices, int) or max_slices < 1:
+        raise ValueError(f"max_slices must be a positive integer, got {max_slices!r}")
     plt = require("matplotlib.pyplot", "plot")
     if isinstance(obj, Expr):
         if values is None:
