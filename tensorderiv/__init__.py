@@ -23,7 +23,15 @@ from .core.errors import (
     TensorDerivError,
     ValuesError,
 )
-from .core.options import dense_limit, get_dense_limit, set_dense_limit
+from .core.options import (
+    dense_limit,
+    get_dense_limit,
+    get_progress,
+    progress,
+    set_dense_limit,
+    set_progress,
+)
+from .display import plot
 from .forms.notation import einsum_notation, matrix_notation
 from .forms.reduce import MatrixForm, chain, reduce, to_layout
 from .symbolic.derivative import Compiled, Derivative, derive, evaluate
@@ -89,6 +97,7 @@ __all__ = [
     "evaluate",
     "exp",
     "get_dense_limit",
+    "get_progress",
     "inv",
     "log",
     "logdet",
@@ -98,9 +107,12 @@ __all__ = [
     "norm",
     "outer",
     "parse",
+    "plot",
+    "progress",
     "reduce",
     "relu",
     "set_dense_limit",
+    "set_progress",
     "sigmoid",
     "sin",
     "softmax",

@@ -1,9 +1,9 @@
 """Data flows one way, and so do imports (see ../shared/style.md, principle 2).
 
-The package is arranged in folders that are layers (core → symbolic → forms → testing → cli, with
-``__init__``/``__main__`` on top). A module may import any module of a lower folder, and, inside
-its own folder, only modules placed lower in that folder's order. A new module must be placed in
-``LAYERS``, so its place is a decision, not an accident. No function-level imports of the
+The package is arranged in folders that are layers (core → symbolic → forms → display → testing →
+cli, with ``__init__``/``__main__`` on top). A module may import any module of a lower folder,
+and, inside its own folder, only modules placed lower in that folder's order. A new module must be
+placed in ``LAYERS``, so its place is a decision, not an accident. No function-level imports of the
 package's own modules (they hide cycles). Each folder says in its ``__init__`` docstring what it
 owns and what it may import.
 """
@@ -16,11 +16,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 
 # folders, lowest first; inside each, its modules lowest first (a set = one rank)
 LAYERS: dict[str, list[set[str]]] = {
-    "core": [{"errors"}, {"options", "axes", "optional"}, {"arithmetic"}, {"ctensor"},
+    "core": [{"errors"}, {"options", "axes", "optional", "renderers"}, {"arithmetic", "progress"},
+             {"ctensor"},
              {"contract"}],
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate", "substitute"}, {"evaluate"}, {"derivative"}],
     "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"notation"}],
+    "display": [{"html"}, {"rich"}, {"plot"}],
     "testing": [{"strategies", "differences"}, {"check"}],
     "cli": [{"values"}, {"report"}, {"render", "demo"}, {"app"}],
     "": [{"__main__"}],  # the package's own __init__ sits above everything

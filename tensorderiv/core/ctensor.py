@@ -39,6 +39,7 @@ from .arithmetic import CTensorOps
 from .axes import Axis, canonical_order
 from .errors import DenseLimitError, LabelError, ShapeError
 from .options import get_dense_limit
+from .renderers import Rendered
 
 __all__ = [
     "CTensor",
@@ -64,7 +65,7 @@ def _as_axis(a: Axis | Hashable, size: int | None) -> Axis:
     return Axis(a, int(size))
 
 
-class CTensor(CTensorOps):
+class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.display
     """A labelled c-tensor: a compact core array and the full axes it stands for.
 
     It supports ``+``, ``-``, scalar ``*`` and ``/``, indexing on the full axes, ``.T`` and
@@ -208,14 +209,6 @@ class CTensor(CTensorOps):
             if a.label == label:
                 return a
         raise LabelError(f"unknown axis label {label!r}; this c-tensor has {list(self.labels)}")
-
-    def __repr__(self) -> str:
-        kinds = []
-        for a, c in zip(self.axes, self.axis_map, strict=True):
-            mark = "·" if c is None else str(c)
-            kinds.append(f"{a.label!r}:{a.size}{'/' + a.role if a.role == 'wrt' else ''}→{mark}")
-        return (f"CTensor(shape={self.shape}, core={tuple(self.core.shape)}, "
-                f"axes=[{', '.join(kinds)}])")
 
     # ---------------------------------------------------------------- conversions
     def layout_order(self, layout: Layout = "notes") -> list[int]:

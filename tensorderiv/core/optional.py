@@ -19,10 +19,12 @@ __all__ = ["EXTRAS", "require"]
 
 #: what each extra of pyproject.toml brings
 EXTRAS = {
-    "test": ("pytest", "hypothesis", "ruff", "nbclient", "nbformat", "ipykernel"),
+    "test": ("pytest", "hypothesis", "ruff", "nbclient", "nbformat", "ipykernel", "matplotlib",
+             "tqdm"),
     "docs": ("sphinx",),
-    "notebooks": ("nbclient", "nbformat", "ipykernel", "matplotlib", "hypothesis"),
+    "notebooks": ("nbclient", "nbformat", "ipykernel", "matplotlib", "hypothesis", "tqdm"),
     "plot": ("matplotlib",),
+    "progress": ("tqdm",),
     "dask": ("dask",),
 }
 

@@ -3,8 +3,8 @@
 Each option has a process-wide default (``set_*``) and a per-context override (the ``with``
 form), held in a :mod:`contextvars` variable: a ``with td.dense_limit(n):`` block in one thread or
 asyncio task is not seen by another, and leaving the block restores exactly what was there, even
-when blocks in different threads overlap. Only one option so far: the byte budget above which a
-compact c-tensor refuses to materialise.
+when blocks in different threads overlap. The options: the byte budget above which a compact
+c-tensor refuses to materialise, and whether long work may show a progress bar.
 
 Example:
     >>> import tensorderiv as td
@@ -27,7 +27,8 @@ from typing import Generic, TypeVar
 
 from .errors import OptionError
 
-__all__ = ["Option", "dense_limit", "get_dense_limit", "set_dense_limit"]
+__all__ = ["Option", "dense_limit", "get_dense_limit", "get_progress", "progress",
+           "set_dense_limit", "set_progress"]
 
 T = TypeVar("T")
 _UNSET = object()
@@ -98,4 +99,46 @@ def set_dense_limit(nbytes: int) -> None:
 def dense_limit(nbytes: int) -> Iterator[None]:
     """Set the dense budget for this thread or task only, restoring it on exit."""
     with DENSE_LIMIT.override(nbytes):
+        yield
+
+
+PROGRESS: Option[bool] = Option("progress", True, bool)  # bars for long work, when interactive
+
+
+def get_progress() -> bool:
+    """Whether long work may show a progress bar (only ever in a terminal or a notebook).
+
+    Example:
+        >>> import tensorderiv as td
+        >>> td.get_progress()
+        True
+    """
+    return PROGRESS.get()
+
+
+def set_progress(enabled: bool) -> None:
+    """Allow (True, the default) or forbid progress bars for long work, process-wide.
+
+    Example:
+        >>> import tensorderiv as td
+        >>> td.set_progress(False); td.get_progress()
+        False
+        >>> td.set_progress(True)
+    """
+    PROGRESS.set_default(enabled)
+
+
+@contextmanager
+def progress(enabled: bool = True) -> Iterator[None]:
+    """Allow or forbid progress bars in this thread or task (``with td.progress(False): ...``).
+
+    Example:
+        >>> import tensorderiv as td
+        >>> with td.progress(False):
+        ...     td.get_progress()
+        False
+        >>> td.get_progress()
+        True
+    """
+    with PROGRESS.override(enabled):
         yield

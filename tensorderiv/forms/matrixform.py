@@ -46,6 +46,7 @@ import opt_einsum as oe
 from ..core.axes import Axis
 from ..core.ctensor import expand_core
 from ..core.errors import ShapeError
+from ..core.renderers import Rendered
 from .layouts import axis_name, flatten, groups, present, slot_order
 
 __all__ = ["RULES", "STRUCTURES", "MatrixForm"]
@@ -68,8 +69,8 @@ def _outer(factors: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True, eq=False)
-class MatrixForm:
+@dataclass(frozen=True, eq=False, repr=False)
+class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
     """A c-tensor collapsed into the notes' matrix form.
 
     Attributes:
@@ -353,6 +354,7 @@ class MatrixForm:
         terms, off = [], 0
         for name, f in zip(self._factor_names(latex), self.factors, strict=True):
             ls = [let[first[s]] for s in range(off, off + f.ndim)]
+            name = f"{{{name}}}" if latex and "_" in name and ls else name  # no F_{1}_{i}
             terms.append(name + (idx(ls) if ls else ""))
             off += f.ndim
         for s in sorted(first):

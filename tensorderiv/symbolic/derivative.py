@@ -31,6 +31,7 @@ import numpy as np
 from ..core.axes import Axis
 from ..core.ctensor import CTensor
 from ..core.errors import LabelError, TensorDerivError
+from ..core.progress import track
 from .differentiate import derivative
 from .evaluate import Program
 from .evaluate import evaluate as evaluate_expr
@@ -284,7 +285,7 @@ def derive(
     node = expr.node
     # a sub held before (differentiating a derivative again) keeps its variable
     by_node: dict[Node, Var] = {e.node: Var.make(n, e.shape) for n, e in held}
-    for r in reversed(resolved):  # the last named is differentiated first
+    for r in track(resolved[::-1], desc="deriving"):  # the last named is differentiated first
         if isinstance(r, Expr):  # held where it occurs in what is differentiated now
             x = by_node.get(r.node)
             if x is None:

@@ -32,6 +32,7 @@ from ..core.axes import Axis
 from ..core.contract import ContractionPlan, plan_contraction
 from ..core.ctensor import CTensor, linear_combination, without_deltas
 from ..core.errors import DomainError, ValuesError
+from ..core.progress import track
 from .expr import Expr
 from .functions import FUNCTIONS
 from .nodes import Apply, Einsum, Node, Sum, Var
@@ -175,7 +176,7 @@ class Program:
         """Evaluate on ``values``, a mapping from variable names to arrays."""
         arrays, dtype = check_values(values, self.needed, self.allowed, self.what)
         cache: dict[Node, CTensor] = {}
-        for n in self.order:
+        for n in track(self.order, desc=f"evaluating {self.what}"):  # a bar if long
             if isinstance(n, Var):
                 cache[n] = CTensor(arrays[n.name], _positional(n.shape))
             elif isinstance(n, Einsum):

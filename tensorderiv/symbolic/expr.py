@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.errors import DomainError, ShapeError
+from ..core.renderers import Rendered
 from .functions import FUNCTIONS, apply, softmax_last
 from .nodes import Einsum, Node, Var, walk
 from .simplify import add, constant, einsum, scale
@@ -89,7 +90,7 @@ class Declared(dict[str, tuple[int, ...]]):
         self.scope: dict[str, tuple[int, ...]] = {**(scope or {}), **self}
 
 
-class Expr:
+class Expr(Rendered):  # repr and rich display: tensorderiv.display
     """An expression: an index-notation node and the text it was written as.
 
     Attributes:
@@ -136,9 +137,6 @@ class Expr:
         """The same expression with ``shapes`` (name → shape) added to its scope."""
         scope = {**shapes, **self.declared.scope}
         return Expr(self.node, self.text, self._prec, Declared(self.declared, scope))
-
-    def __repr__(self) -> str:
-        return f"Expr({self.text!r}, shape={self.shape})"
 
     def __str__(self) -> str:
         return self.text

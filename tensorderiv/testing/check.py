@@ -28,6 +28,8 @@ import numpy as np
 from ..core.ctensor import CTensor
 from ..core.errors import DenseLimitError, TensorDerivError
 from ..core.options import get_dense_limit
+from ..core.progress import Progress
+from ..core.renderers import Rendered
 from ..symbolic.derivative import Derivative, derive
 from ..symbolic.evaluate import evaluate
 from ..symbolic.expr import Expr
@@ -50,8 +52,8 @@ _MAX_PERMUTED_RANK = 6  # r! axis orders are tried as diagnoses up to this rank
 _MAX_OCCURRENCES = 12  # paths tried one at a time; all proper subsets up to 4 occurrences
 
 
-@dataclass(frozen=True)
-class DerivativeCheck:
+@dataclass(frozen=True, repr=False)
+class DerivativeCheck(Rendered):  # repr and rich display: tensorderiv.display
     """What a passing :func:`check_derivative` compared.
 
     Attributes:
@@ -269,9 +271,11 @@ def check_derivative(
             raise TypeError(f"f must be an expression, its text, or a function; got "
                             f"{type(f).__name__}")
         counter = [0]
+        bar = Progress(desc=f"check_derivative: differences in {name}")  # a bar if long
 
         def g(y: np.ndarray) -> np.ndarray:
             counter[0] += 1
+            bar.update()
             out = call(f, {**values, name: y})
             if not np.all(np.isfinite(out)):
                 raise ValueError(f"f is not finite at a point within h = eps·max(1, |x|) of "
@@ -281,6 +285,7 @@ def check_derivative(
         f0 = g(x)
         out_shape, f_scale, step = f0.shape, _absmax(f0), eps
         dense = mode == "dense" or (mode == "auto" and x.size ** order <= AUTO_DENSE_MAX)
+        bar.set_total(1 + ((4 * x.size) ** order if dense else int(directions) * 4 ** order))
         if dense:
             truth = _Truth(differences.dense(g, x, order, eps), None, x.ndim)
         else:
@@ -288,6 +293,7 @@ def check_derivative(
             along = [differences.along(g, x, us, eps) for us in dirs]
             truth = _Truth(np.stack(along), dirs, x.ndim)
         source, evaluations = "differences", counter[0]
+        bar.close()
         fdesc = getattr(f, "__name__", type(f).__name__)
     out_name = "f" if name != "f" else "out"
     groups = [(name if order == 1 else f"{name}{_sup(c, paren=True)}", x.ndim)
