@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 
 # folders, lowest first; inside each, its modules lowest first (a set = one rank)
 LAYERS: dict[str, list[set[str]]] = {
-    "core": [{"errors", "options", "axes", "optional"}, {"ctensor"}, {"contract"}],
+    "core": [{"errors", "options", "axes", "optional"}, {"backends"}, {"ctensor"}, {"contract"}],
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate"}, {"evaluate"}, {"derivative"}],
     "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"notation"}],

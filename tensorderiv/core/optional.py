@@ -23,7 +23,9 @@ EXTRAS = {
     "docs": ("sphinx",),
     "notebooks": ("nbclient", "nbformat", "ipykernel", "matplotlib", "hypothesis"),
     "plot": ("matplotlib",),
-    "dask": ("dask",),
+    "dask": ("dask", "distributed", "array_api_compat"),
+    "backends": ("array_api_compat",),
+    "jax": ("jax", "array_api_compat"),
 }
 
 
