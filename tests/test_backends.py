@@ -208,3 +208,12 @@ def test_dense_of_a_dask_ctensor_stays_lazy():
     out = ct.dense()
     assert backends.backend_of(out) == "dask"
     np.testing.assert_array_equal(out.compute(), np.einsum("ij,jk->ijk", a, np.eye(2)))
+
+
+def test_float32_values_stay_float32_on_backend():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    pytest.importorskip("array_api_compat", reason="the backends extra is not installed")
+    H, values, hand = _logistic(seed=7)
+    out = H.evaluate({k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()})
+    assert out.core.dtype == torch.float32
+    np.testing.assert_allclose(out.dense().numpy(), hand, rtol=1e-4, atol=1e-5)

@@ -45,6 +45,8 @@ __all__ = [
     "float64_like",
     "is_numpy",
     "namespace",
+    "native_dtype",
+    "numpy_dtype",
     "reference",
     "result_dtype",
     "to_numpy",
@@ -103,6 +105,25 @@ def dtype_kind(x: Any) -> str:
     return "u" if "uint" in name else "i"
 
 
+def numpy_dtype(dt: Any) -> np.dtype:
+    """The numpy dtype that stands for any library's dtype (``torch.float32`` → float32)."""
+    if isinstance(dt, np.dtype):
+        return dt
+    try:
+        return np.dtype(dt)
+    except TypeError:
+        return np.dtype(str(dt).rsplit(".", 1)[-1])
+
+
+def native_dtype(like: Any, dtype: Any) -> Any:
+    """``dtype`` (a numpy dtype or any library's) as the dtype of ``like``'s library."""
+    if like is None or backend_of(like) != "torch":
+        return numpy_dtype(dtype) if not hasattr(dtype, "is_floating_point") else dtype
+    if hasattr(dtype, "is_floating_point"):  # already a torch dtype
+        return dtype
+    return getattr(namespace(like), numpy_dtype(dtype).name)
+
+
 def float64_like(x: Any) -> Any:
     """The float64 dtype of ``x``'s library."""
     return np.float64 if is_numpy(x) else namespace(x).float64
@@ -110,6 +131,7 @@ def float64_like(x: Any) -> Any:
 
 def astype(x: Any, dtype: Any) -> Any:
     """``x`` cast to ``dtype`` in its own library (a no-op when it already has it)."""
+    dtype = native_dtype(x, dtype)
     if x.dtype == dtype:
         return x
     if hasattr(x, "astype"):
@@ -117,13 +139,13 @@ def astype(x: Any, dtype: Any) -> Any:
     return namespace(x).astype(x, dtype)
 
 
-def result_dtype(arrays: list[Any]) -> Any:
-    """The common dtype of ``arrays`` (numpy's float64 when there are none)."""
+def result_dtype(arrays: list[Any]) -> np.dtype:
+    """The common dtype of ``arrays``, as a numpy dtype whatever the library (float64 if none)."""
     if not arrays:
         return np.dtype("f8")
     if all(hasattr(a.dtype, "kind") for a in arrays):  # numpy dtypes (numpy, dask, jax, cupy)
         return np.result_type(*[a.dtype for a in arrays])
-    return namespace(arrays[0]).result_type(*arrays)
+    return numpy_dtype(namespace(arrays[0]).result_type(*arrays))
 
 
 def reference(arrays: Iterable[Any]) -> Any:
@@ -159,7 +181,7 @@ def constant_like(value: Any, like: Any, dtype: Any) -> Any:
     """A 0-d array of ``value`` in ``like``'s library and device (numpy when ``like`` is None)."""
     if like is None or backend_of(like) == "dask":
         return np.asarray(value, dtype=dtype)
-    return namespace(like).asarray(value, dtype=dtype, device=_device(like))
+    return namespace(like).asarray(value, dtype=native_dtype(like, dtype), device=_device(like))
 
 
 def eye_like(x: Any, n: int) -> Any:
