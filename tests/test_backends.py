@@ -217,3 +217,31 @@ def test_float32_values_stay_float32_on_backend():
     out = H.evaluate({k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()})
     assert out.core.dtype == torch.float32
     np.testing.assert_allclose(out.dense().numpy(), hand, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("lib", sorted(BACKENDS))
+def test_random_derivatives_on_backend_equal_numpy(lib):
+    """Property: any derivative, evaluated on torch/jax arrays, is numpy's, in that library."""
+    hypothesis = pytest.importorskip("hypothesis", reason="the test extra is not installed")
+    pytest.importorskip("array_api_compat", reason="the backends extra is not installed")
+    strategies = pytest.importorskip("tensorderiv.testing.strategies")
+    conv, name = BACKENDS[lib]()
+    st = hypothesis.strategies
+
+    @st.composite
+    def problems(draw):
+        g = draw(strategies.expressions(max_depth=3))
+        return g, draw(strategies.values_for(g.shapes)), draw(st.sampled_from(sorted(g.shapes)))
+
+    @hypothesis.settings(max_examples=15, deadline=None)
+    @hypothesis.given(problems())
+    def check(problem):
+        g, values, wrt = problem
+        d = td.derive(g.expr, wrt)
+        ref = d.evaluate(values).dense()
+        hypothesis.assume(np.all(np.isfinite(ref)))
+        out = d.evaluate({k: conv(v) for k, v in values.items()}).dense()
+        _assert_stays(out, name)
+        np.testing.assert_allclose(backends.to_numpy(out), ref, rtol=1e-9, atol=1e-9)
+
+    check()
