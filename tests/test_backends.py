@@ -245,3 +245,28 @@ def test_random_derivatives_on_backend_equal_numpy(lib):
         np.testing.assert_allclose(backends.to_numpy(out), ref, rtol=1e-9, atol=1e-9)
 
     check()
+
+
+def test_torch_results_stay_on_a_device_that_has_no_data():
+    """torch's "meta" device holds shapes but no values, so any silent copy to numpy (or to
+    another device) raises: results that come back on "meta" never left the device."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    pytest.importorskip("array_api_compat", reason="the backends extra is not installed")
+
+    def meta(v):
+        return torch.as_tensor(v).to("meta")
+
+    H, values, hand = _logistic(seed=8)
+    mixed = {"X": meta(values["X"]), "y": values["y"], "w": values["w"]}  # numpy joins "meta"
+    for vals in ({k: meta(v) for k, v in values.items()}, mixed):
+        out = H.compile()(vals).dense()
+        assert out.device.type == "meta" and tuple(out.shape) == hand.shape
+    grads, values, hand = _mlp(seed=9)
+    for g, expected in zip(grads, hand, strict=True):
+        out = g.evaluate({k: meta(v) for k, v in values.items()}).dense()
+        assert out.device.type == "meta" and tuple(out.shape) == expected.shape
+    A = td.var("A", (3, 3))
+    every = td.sum(td.sigmoid(A) + td.softplus(A) + td.relu(A) + td.inv(A)) + td.logdet(A) \
+        + td.det(A) + td.logsumexp(A) + td.sum(td.softmax(A) * td.sqrt(td.exp(A)))
+    out = td.derive(every, A, order=2).evaluate({"A": meta(np.eye(3))}).dense()
+    assert out.device.type == "meta" and tuple(out.shape) == (3, 3, 3, 3)
