@@ -12,8 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
-"$PYTHON" -c "import torch, array_api_compat" 2>/dev/null || {
-    echo "gpu.sh needs torch and array-api-compat: pip install torch 'tensorderiv[backends]'" >&2
+"$PYTHON" -c "import torch, array_api_compat, opt_einsum" 2>/dev/null || {
+    echo "gpu.sh needs torch, array-api-compat and opt_einsum: pip install torch -e '.[backends]'" >&2
     exit 2
 }
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"   # this checkout's tensorderiv, installed or not
 exec "$PYTHON" benchmarks/bench_gpu.py "$@"
