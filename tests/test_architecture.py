@@ -16,9 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 
 # folders, lowest first; inside each, its modules lowest first (a set = one rank)
 LAYERS: dict[str, list[set[str]]] = {
-    "core": [{"errors"}, {"options", "axes", "optional", "renderers"}, {"arithmetic", "progress"},
-             {"ctensor"},
-             {"contract"}],
+    "core": [{"errors"}, {"options", "axes", "optional", "renderers"},
+             {"arithmetic", "progress", "backends"}, {"ctensor"}, {"contract"}],
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate", "substitute"}, {"evaluate"}, {"derivative"}],
     "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"notation"}],

@@ -25,7 +25,7 @@ DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
 WITHOUT_EXAMPLES = {"cli.md", "api.md"}  # console transcripts; directives over docstrings
 SITE = ["index", "quickstart", "conventions", "ctensors", "reducers", "expressions", "testing",
-        "cli", "api", "notebooks/01_the_notes", "notebooks/02_testing_backprop",
+        "cli", "scale", "api", "notebooks/01_the_notes", "notebooks/02_testing_backprop",
         "notebooks/03_higher_order", "notebooks/04_structure_of_foreign_jacobians"]
 MISSING = [m for m in ("sphinx", "myst_nb", "furo", "jupytext")
            if importlib.util.find_spec(m) is None]

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from . import backends
 from .arithmetic import CTensorOps
 from .axes import Axis, canonical_order
 from .errors import DenseLimitError, LabelError, ShapeError
@@ -102,8 +103,8 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
     ) -> None:
         if not hasattr(core, "shape") or not hasattr(core, "dtype"):
             core = np.asarray(core)
-        if core.dtype.kind not in "fc":
-            core = core.astype(np.float64)
+        if backends.dtype_kind(core) not in "fc":
+            core = backends.astype(core, backends.float64_like(core))
         axes = list(axes)
         if axis_map is None:
             if len(axes) != core.ndim:
@@ -221,8 +222,11 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
             return outs + ins
         return list(range(self.ndim))
 
-    def dense(self, layout: Layout = "notes", *, limit: int | None = None) -> np.ndarray:
+    def dense(self, layout: Layout = "notes", *, limit: int | None = None) -> Any:
         """The full array, materialising deltas and redundant axes.
+
+        It is an array of the core's library, on the core's device: numpy for numpy, a torch
+        tensor for torch, a lazy dask array for dask (call ``.compute()``).
 
         Args:
             layout: ``"notes"`` (or ``"denominator"``): wrt axes first, then output axes.
@@ -243,10 +247,11 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
             )
         sizes = [self.axes[p].size for p in order]
         amap = [self.axis_map[p] for p in order]
-        return np.array(expand_core(self.core, amap, sizes))
+        full = expand_core(self.core, amap, sizes)
+        return np.array(full) if backends.is_numpy(full) else full
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        out = self.dense()
+        out = backends.to_numpy(self.dense())
         return out if dtype is None else out.astype(dtype)
 
     @classmethod
@@ -254,7 +259,8 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
         cls, array: Any, axes: Sequence[Axis | Hashable], wrt: WrtSpec = ()
     ) -> CTensor:
         """A dense c-tensor from a full array whose axes are given in the array's order."""
-        array = np.asarray(array)
+        if backends.is_numpy(array) or not hasattr(array, "shape"):
+            array = np.asarray(array)
         return cls(array, axes, wrt=wrt)
 
     def relabel(self, mapping: dict[Hashable, Axis | Hashable]) -> CTensor:
@@ -291,7 +297,7 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
 
     def astype(self, dtype: Any) -> CTensor:
         """The same c-tensor with its core cast to ``dtype``."""
-        return CTensor(self.core.astype(dtype), self.axes, self.axis_map, self.wrt,
+        return CTensor(backends.astype(self.core, dtype), self.axes, self.axis_map, self.wrt,
                        self.cancelled)
 
     def matrix_form(self, **options: Any) -> Any:
@@ -325,6 +331,8 @@ def expand_core(core: Any, axis_map: Sequence[int | None], sizes: Sequence[int])
         array([[1., 0.],
                [0., 2.]])
     """
+    if not backends.is_numpy(core):
+        return _expand_any(core, axis_map, sizes)
     # the distinct sources, in the order the full axes first read them
     sources: list[int] = []
     for c in axis_map:
@@ -356,6 +364,36 @@ def expand_core(core: Any, axis_map: Sequence[int | None], sizes: Sequence[int])
     return arr
 
 
+def _expand_any(core: Any, axis_map: Sequence[int | None], sizes: Sequence[int]) -> Any:
+    """:func:`expand_core` for any array library (torch, jax, cupy, dask).
+
+    Each core axis sits at the first full axis that reads it, and each delta keeps the diagonal
+    of an identity (a ``where``, so exact zeros beside an infinite entry).
+    """
+    xp = backends.namespace(core)
+    first: dict[int, int] = {}
+    for p, c in enumerate(axis_map):
+        if c is not None:
+            first.setdefault(c, p)
+    real = sorted((c for c in first if c < core.ndim), key=first.__getitem__)
+    if sorted(real) != list(range(core.ndim)):
+        raise ShapeError(f"axis map {list(axis_map)} does not read every axis of a core of "
+                         f"shape {tuple(core.shape)}")
+    if real != sorted(real):
+        core = xp.permute_dims(core, tuple(real))
+    rank = len(axis_map)
+    zero = backends.constant_like(0.0, core, core.dtype)
+    arr = xp.reshape(core, tuple(sizes[p] if axis_map[p] in first and first[axis_map[p]] == p
+                                 and axis_map[p] < core.ndim else 1 for p in range(rank)))
+    for p, c in enumerate(axis_map):
+        if c is not None and first[c] != p:  # a delta between full axes first[c] and p
+            shape = [1] * rank
+            shape[first[c]] = shape[p] = sizes[p]
+            mask = xp.reshape(backends.eye_like(core, sizes[p]), tuple(shape)) != 0
+            arr = xp.where(mask, arr, zero)  # exact zeros off the diagonal, even beside inf
+    return xp.broadcast_to(arr, tuple(sizes))
+
+
 def restructure(ct: CTensor, groups: Sequence[Sequence[int]]) -> CTensor:
     """The same c-tensor with a finer structure: full axes in one group share one core axis.
 
@@ -375,7 +413,9 @@ def restructure(ct: CTensor, groups: Sequence[Sequence[int]]) -> CTensor:
     for k, g in enumerate(groups):
         for p in g:
             axis_map[p] = k
-    return CTensor(np.ascontiguousarray(core), ct.axes, axis_map, ct.wrt)
+    if backends.is_numpy(core):
+        core = np.ascontiguousarray(core)
+    return CTensor(core, ct.axes, axis_map, ct.wrt)
 
 
 def without_deltas(ct: CTensor) -> CTensor:

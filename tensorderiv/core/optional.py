@@ -25,7 +25,9 @@ EXTRAS = {
     "notebooks": ("nbclient", "nbformat", "ipykernel", "matplotlib", "hypothesis", "tqdm"),
     "plot": ("matplotlib",),
     "progress": ("tqdm",),
-    "dask": ("dask",),
+    "dask": ("dask", "distributed", "array_api_compat"),
+    "backends": ("array_api_compat",),
+    "jax": ("jax", "array_api_compat"),
 }
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import backends
 from ..core.axes import Axis
 from ..core.contract import ContractionPlan, plan_contraction
 from ..core.ctensor import CTensor, linear_combination, without_deltas
@@ -69,13 +70,13 @@ def check_values(
     arrays: dict[str, np.ndarray] = {}
     for name, v in values.items():
         arr = v if hasattr(v, "shape") and hasattr(v, "dtype") else np.asarray(v)
-        if arr.dtype.kind not in "fiub":
+        if backends.dtype_kind(arr) not in "fiub":
             raise ValuesError(f"variable {name!r}: expected real numbers, got dtype {arr.dtype}")
         if tuple(arr.shape) != allowed[name]:
             raise ValuesError(f"variable {name!r}: expected shape {allowed[name]}, got "
                               f"{tuple(arr.shape)}")
-        if arr.dtype.kind != "f":
-            arr = arr.astype(np.float64)
+        if backends.dtype_kind(arr) != "f":
+            arr = backends.astype(arr, backends.float64_like(arr))
         if isinstance(arr, np.ndarray):
             bad = ~np.isfinite(arr)
             if bad.any():
@@ -83,8 +84,8 @@ def check_values(
                 raise ValuesError(f"variable {name!r} has a non-finite entry "
                                   f"({float(arr[at])!r} at index {at}); values must be finite")
         arrays[name] = arr
-    dtype = np.result_type(*[a.dtype for a in arrays.values()]) if arrays else np.dtype("f8")
-    return arrays, dtype
+    arrays = backends.unify(arrays)
+    return arrays, backends.result_dtype(list(arrays.values()))
 
 
 def _order(root: Node) -> list[Node]:
@@ -105,7 +106,7 @@ def _order(root: Node) -> list[Node]:
     return out
 
 
-def _constant(n: Einsum, dtype: np.dtype) -> CTensor:
+def _constant(n: Einsum, dtype: np.dtype, like: Any = None) -> CTensor:
     groups: dict[int, int] = {}
     axis_map: list[int | None] = []
     for i in n.out:
@@ -113,7 +114,7 @@ def _constant(n: Einsum, dtype: np.dtype) -> CTensor:
             axis_map.append(groups.setdefault(i, len(groups)))
         else:
             axis_map.append(None)
-    return CTensor(np.asarray(n.coef, dtype=dtype), _positional(n.shape), axis_map)
+    return CTensor(backends.constant_like(n.coef, like, dtype), _positional(n.shape), axis_map)
 
 
 def _apply(n: Apply, arg: CTensor) -> CTensor:
@@ -129,7 +130,7 @@ def _apply(n: Apply, arg: CTensor) -> CTensor:
         if problem:
             raise DomainError(problem)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        out = f.kernel(values, n.params)
+        out = backends.call_kernel(n.fn, f.kernel, f.array_kernel, values, n.params)
     if isinstance(values, np.ndarray):
         out = np.asarray(out, dtype=values.dtype)
         bad = ~np.isfinite(out)
@@ -176,12 +177,13 @@ class Program:
         """Evaluate on ``values``, a mapping from variable names to arrays."""
         arrays, dtype = check_values(values, self.needed, self.allowed, self.what)
         cache: dict[Node, CTensor] = {}
+        like = backends.reference(arrays.values())
         for n in track(self.order, desc=f"evaluating {self.what}"):  # a bar if long
             if isinstance(n, Var):
                 cache[n] = CTensor(arrays[n.name], _positional(n.shape))
             elif isinstance(n, Einsum):
                 if n.is_constant:
-                    cache[n] = _constant(n, dtype)
+                    cache[n] = _constant(n, dtype, like)
                     continue
                 ops = [(cache[t], idx) for t, idx in n.terms]
                 plan = self.plans.get(n)

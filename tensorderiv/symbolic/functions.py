@@ -16,11 +16,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from ..core.backends import ArrayKernel
 from .nodes import Apply, Einsum, Node, Sum
 from .simplify import add, constant, einsum, is_zero, scale, zero
 
@@ -43,6 +44,9 @@ class Function:
             function's domain, else ``None``.
         shape: the result shape from the argument shape (matrix functions).
         zero_preserving: f(0) = 0, so it may act on a compact core whose off-diagonals are zero.
+        array_kernel: ``array_kernel(xp, values, params)``, the kernel written against an
+            array-API namespace ``xp``, used for torch, jax and cupy arrays (on their device);
+            ``None`` means numpy (and dask) values only. See :mod:`tensorderiv.core.backends`.
     """
 
     name: str
@@ -52,6 +56,7 @@ class Function:
     domain: Callable[[Any, tuple[Any, ...]], str | None] | None = None
     shape: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None
     zero_preserving: bool = False
+    array_kernel: ArrayKernel | None = None
 
 
 FUNCTIONS: dict[str, Function] = {}
@@ -288,3 +293,45 @@ register(Function("inv", lambda x, p: np.linalg.inv(x), False, _inv_rule,
                   domain=_singular("inv"), shape=_square_matrix("inv")))
 register(Function("lse", _lse, False, _lse_rule, shape=lambda s: ()))
 register(Function("lse_last", _lse_last, False, _lse_last_rule, shape=_lse_last_shape))
+
+
+# ---------------------------------------------------------------- kernels for any array library
+# The same functions against an array-API namespace xp (torch, jax, cupy: see core/backends.py).
+def _xp_sigmoid(xp: Any, x: Any, _p: tuple[Any, ...]) -> Any:
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _xp_relu(xp: Any, x: Any, _p: tuple[Any, ...]) -> Any:
+    return xp.where(x > 0, x, xp.zeros_like(x))
+
+
+def _xp_lse(xp: Any, x: Any, _p: tuple[Any, ...]) -> Any:
+    m = xp.max(x)
+    return m + xp.log(xp.sum(xp.exp(x - m)))
+
+
+def _xp_lse_last(xp: Any, x: Any, _p: tuple[Any, ...]) -> Any:
+    m = xp.max(x, axis=-1, keepdims=True)
+    return (m + xp.log(xp.sum(xp.exp(x - m), axis=-1, keepdims=True)))[..., 0]
+
+
+def _xp(name: str) -> ArrayKernel:
+    return lambda xp, x, _p: getattr(xp, name)(x)
+
+
+_ARRAY_KERNELS: dict[str, ArrayKernel] = {
+    **{n: _xp(n) for n in ("exp", "log", "sin", "cos", "tanh", "sign", "sqrt", "abs", "square")},
+    "sigmoid": _xp_sigmoid,
+    "relu": _xp_relu,
+    "step": lambda xp, x, p: xp.astype(x > 0, x.dtype),
+    "softplus": lambda xp, x, p: _xp_relu(xp, x, p) + xp.log1p(xp.exp(-xp.abs(x))),
+    "pow": lambda xp, x, p: x ** p[0],
+    "det": lambda xp, x, p: xp.linalg.det(x),
+    "logdet": lambda xp, x, p: xp.linalg.slogdet(x)[1],
+    "inv": lambda xp, x, p: xp.linalg.inv(x),
+    "lse": _xp_lse,
+    "lse_last": _xp_lse_last,
+}
+for _name, _kernel in _ARRAY_KERNELS.items():
+    FUNCTIONS[_name] = replace(FUNCTIONS[_name], array_kernel=_kernel)
