@@ -20,13 +20,22 @@ def _sigmoid(v):
     return 1 / (1 + np.exp(-v))
 
 
+def _logsumexp(v, axis=None):
+    return np.log(np.exp(v).sum(axis=axis))
+
+
+def _softmax(v):  # over the last axis, as the expression language's softmax
+    e = np.exp(v - v.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 NUMPY = {
     "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh,
     "sigmoid": _sigmoid, "relu": lambda v: np.maximum(v, 0), "step": lambda v: (v > 0) * 1.0,
     "sign": np.sign, "softplus": lambda v: np.logaddexp(0, v), "sqrt": np.sqrt,
     "square": np.square, "abs": np.abs, "sum": np.sum, "diag": np.diag, "outer": np.outer,
     "trace": np.trace, "inv": np.linalg.inv, "det": np.linalg.det,
-    "logdet": lambda m: np.linalg.slogdet(m)[1], "logsumexp": lambda v: np.log(np.exp(v).sum()),
+    "logdet": lambda m: np.linalg.slogdet(m)[1], "logsumexp": _logsumexp, "softmax": _softmax,
     "ones": np.ones, "eye": np.eye,
 }
 OPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide,
@@ -34,6 +43,9 @@ OPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np
 
 
 def numpy_value(text, values):
+    """The value of notation text: lines ``name = expr`` then the result, read with ast."""
+    env = dict(values)
+
     def walk(n):
         if isinstance(n, ast.BinOp):
             return OPS[type(n.op)](walk(n.left), walk(n.right))
@@ -42,7 +54,7 @@ def numpy_value(text, values):
         if isinstance(n, ast.Constant):
             return n.value
         if isinstance(n, ast.Name):
-            return values[n.id]
+            return env[n.id]
         if isinstance(n, ast.Attribute) and n.attr == "T":
             return walk(n.value).T
         if isinstance(n, ast.Tuple):
@@ -52,7 +64,14 @@ def numpy_value(text, values):
             return NUMPY[n.func.id](*[walk(a) for a in n.args], **kw)
         raise AssertionError(f"unexpected syntax {ast.dump(n)}")
 
-    return walk(ast.parse(text, mode="eval").body)
+    *lines, last = ast.parse(text, mode="exec").body
+    for line in lines:
+        assert isinstance(line, ast.Assign) and len(line.targets) == 1
+        name = line.targets[0].id
+        assert name not in env, f"{name} is named twice or hides a variable"
+        env[name] = walk(line.value)
+    assert isinstance(last, ast.Expr)
+    return walk(last.value)
 
 
 SHAPES = {"x": (3,), "A": (3, 3), "B": (3, 3), "X": (3, 3), "z": (3,), "W": (3, 2),
@@ -78,7 +97,7 @@ EXPECTED = [
     # least squares and logistic regression
     ("0.5 * sum((R @ w - y) ** 2)", "w", 2, "R.T @ R"),
     ("sum(log(1 + exp(-y * (R @ w))))", "w", 2,
-     "R.T @ diag(sigmoid(-(y * (R @ w))) * sigmoid(y * (R @ w)) * y * y) @ R"),
+     "R.T @ diag(y ** 2 * sigmoid((R @ w) * y) * sigmoid(-((R @ w) * y))) @ R"),
     # ∂M/∂s has the shape of Mᵀ (notes Definition 17)
     ("s * A", "s", 1, "A.T"),
 ]
