@@ -42,10 +42,15 @@ _PREC_RIGHT = 62  # the right operand of * (or @ after *): Python groups them le
 # factor classes of the canonical Hadamard order
 _SCALAR, _BUILT, _VAR, _FUNC, _SUM = range(5)
 _MAX_EXPANSIONS = 4000  # products of sums multiplied out, per translation
+_PREFERRED_EXPANSIONS = 64  # … when multiplying out is tried only because it reads better
 
 
 class NoMatrixFormError(Exception):
     """Raised inside the translator when a node has no matrix-notation form."""
+
+
+class _OverBudgetError(NoMatrixFormError):
+    """Multiplying out ran past its budget: not a property of the node, so never memoized."""
 
 
 def number(c: float) -> str:
@@ -109,7 +114,8 @@ def _product(fs: list[_Factor]) -> _Factor:
     merged.sort(key=_Factor.key)
     if len(merged) == 1:
         return merged[0]
-    text = " * ".join(f.a(_PREC_RIGHT) for f in merged)  # (A @ x) * y, not A @ x * y
+    # * is associative: outer(a, b) * A * B; a product with @ keeps its parentheses, (A @ x) * y
+    text = " * ".join(f.a(_PREC_RIGHT if f.prec == _PREC_MATMUL else _PREC_MUL) for f in merged)
     return _Factor(text, base.idx, _PREC_MUL, min(f.cls for f in merged),
                    " * ".join(f.show for f in merged))
 
@@ -190,13 +196,18 @@ def _softmax_argument(node: Apply) -> Node | None:
 
 
 def _prefers_expansion(node: Einsum) -> bool:
-    """True when a sum factor holds an identity or a broadcast (eye, outer with ones)."""
+    """True when a sum factor holds an identity or a broadcast numpy would not make.
+
+    ``p (δ - p 1ᵀ)`` reads as ``diag(p) - outer(p, p)``; a bias column ``b`` (n, 1) beside an
+    (n, m) term stays as it is (numpy broadcasts it).
+    """
     for t, _ in node.terms:
         if isinstance(t, Sum):
             for _, u in t.terms:
                 if isinstance(u, Einsum) and not _is_fill(u) and (
                         len(set(u.out)) != len(u.out)
-                        or set(u.out) - {i for _, idx in u.terms for i in idx}):
+                        or (set(u.out) - {i for _, idx in u.terms for i in idx}
+                            and _broadcast_term(u) is None)):
                     return True
     return False
 
@@ -228,6 +239,7 @@ class MatrixWriter:
         self.namer = Namer(reserved)
         self.memo: dict[Node, tuple[str, int] | NoMatrixFormError] = {}
         self.expansions = 0
+        self.limit = _MAX_EXPANSIONS
 
     def render(self, node: Node) -> tuple[str, int]:
         """``(text, precedence)`` of a rank ≤ 2 node, or NoMatrixFormError."""
@@ -235,6 +247,8 @@ class MatrixWriter:
         if found is None:
             try:
                 found = self._render(node)
+            except _OverBudgetError:
+                raise
             except NoMatrixFormError as e:
                 found = e
             self.memo[node] = found
@@ -306,12 +320,16 @@ class MatrixWriter:
     # ------------------------------------------------------------ einsums
     def _einsum(self, node: Einsum) -> tuple[str, int]:
         if _prefers_expansion(node):  # p (δ - p 1ᵀ) reads better as diag(p) - outer(p, p)
-            expanded = self._distribute(node)
-            if expanded is not None:
-                try:
+            saved = self.limit
+            self.limit = min(saved, self.expansions + _PREFERRED_EXPANSIONS)
+            try:
+                expanded = self._distribute(node)
+                if expanded is not None:
                     return self.render(expanded)
-                except NoMatrixFormError:
-                    pass
+            except NoMatrixFormError:
+                pass
+            finally:
+                self.limit = saved
         try:
             return self._product(node)
         except NoMatrixFormError:
@@ -326,8 +344,8 @@ class MatrixWriter:
             if not isinstance(t, Sum):
                 continue
             self.expansions += len(t.terms)
-            if self.expansions > _MAX_EXPANSIONS:
-                raise NoMatrixFormError("too many products to multiply out")
+            if self.expansions > self.limit:
+                raise _OverBudgetError("too many products to multiply out")
             sizes = dict(enumerate(node.sizes))
             parts = []
             for c, tk in t.terms:
@@ -357,6 +375,9 @@ class MatrixWriter:
                 f = _Factor(text, tuple(idx), p, _cls(t), self.namer.preview(text))
             (factors if f.idx else scalars).append(f)
         out = node.out
+        # a canonical factor order (the node's own follows digests, which depend on sizes)
+        factors.sort(key=lambda f: (*f.key(), tuple(out.index(i) if i in out else -1
+                                                       for i in f.idx)))
         on_terms = {i for _, idx in node.terms for i in idx}
         spare = [i for i in out if i not in on_terms and node.sizes[i] == 1]
         summed = {i for f in factors for i in f.idx} - set(out)
@@ -365,11 +386,17 @@ class MatrixWriter:
             still = sorted(s for s in summed if any(s in f.idx for f in factors))
             if not still:
                 break
-            s = still[0]
+            # contract the index with the fewest holders first: (W2 @ E) * G, then Xb @ (…).T
+            def rank(i: int, fs: list[_Factor] = factors) -> tuple[object, ...]:
+                held = [k for k, f in enumerate(fs) if i in f.idx]
+                return len(held), held, tuple(fs[k].idx.index(i) for k in held)
+
+            s = min(still, key=rank)
             holders = [f for f in factors if s in f.idx]
             rest = [f for f in factors if s not in f.idx]
             if len(holders) == 1:
-                new = self._sum_over(holders[0], s, summed, spare)
+                others = {i for f in rest for i in f.idx}
+                new = self._sum_over(holders[0], s, summed - others, spare)
             elif len(holders) == 2:
                 new = _matmul(holders[0], holders[1], s, out)
             elif len(holders) == 3 and sum(len(f.idx) == 1 for f in holders) == 1:
@@ -406,7 +433,7 @@ class MatrixWriter:
         if len(f.idx) == 1:
             return _Factor(f"sum({f.text})", (), _PREC_ATOM)
         other = f.idx[1 - f.idx.index(s)]
-        if other in summed:  # both axes summed
+        if other in summed:  # both axes summed here (``summed``: indices no other factor holds)
             return _Factor(f"sum({f.text})", (), _PREC_ATOM)
         axis = f.idx.index(s)
         if spare:  # an output axis of size 1: the summed axis kept in its place
