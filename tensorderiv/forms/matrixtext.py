@@ -67,12 +67,14 @@ def _is_fill(node: Node) -> bool:
 
 
 class _Factor:
-    __slots__ = ("cls", "idx", "prec", "show", "text")
+    __slots__ = ("base", "cls", "idx", "power", "prec", "show", "text")
 
     def __init__(self, text: str, idx: tuple[int, ...], prec: int, cls: int = _BUILT,
                  show: str | None = None) -> None:
         self.text, self.idx, self.prec, self.cls = text, idx, prec, cls
         self.show = text if show is None else show  # what it reads as, for the canonical order
+        self.base: _Factor | None = None  # for b ** k: b, so that b ** -1 * b cancels
+        self.power = 1.0
 
     def t(self) -> _Factor:
         if len(self.idx) < 2:
@@ -97,26 +99,33 @@ def _cls(node: Node) -> int:
     return _BUILT
 
 
-def _power(f: _Factor, k: int) -> _Factor:
+def _power(f: _Factor, k: float) -> _Factor:
     if k == 1:
         return f
-    return _Factor(f"{f.a(_PREC_POW + 1)} ** {k}", f.idx, _PREC_POW, f.cls, f"{f.show} ** {k}")
+    return _Factor(f"{f.a(_PREC_POW + 1)} ** {number(k)}", f.idx, _PREC_POW, f.cls,
+                   f"{f.show} ** {number(k)}")
 
 
 def _product(fs: list[_Factor]) -> _Factor:
-    """The Hadamard product of factors over one index set, in canonical order, powers merged."""
-    base = min(fs, key=_Factor.key)
-    oriented = [f if f.idx == base.idx else f.t() for f in fs]
-    counts: dict[str, list[_Factor]] = {}
+    """The Hadamard product of factors over one index set, in canonical order, powers merged.
+
+    ``y * y`` is ``y ** 2``; ``b ** -1 * b`` cancels (both sides are defined only where b ≠ 0).
+    """
+    first = min(fs, key=_Factor.key)
+    oriented = [f if f.idx == first.idx else f.t() for f in fs]
+    groups: dict[str, tuple[_Factor, list[float]]] = {}
     for f in oriented:
-        counts.setdefault(f.text, []).append(f)
-    merged = [_power(g[0], len(g)) for g in counts.values()]
+        b = f.base if f.base is not None and f.base.idx == f.idx else f
+        groups.setdefault(b.text, (b, []))[1].append(f.power if b is not f else 1.0)
+    merged = [_power(b, sum(ks)) for b, ks in groups.values() if sum(ks) != 0]
+    if not merged:  # everything cancelled: keep the product as written
+        merged = oriented
     merged.sort(key=_Factor.key)
     if len(merged) == 1:
         return merged[0]
     # * is associative: outer(a, b) * A * B; a product with @ keeps its parentheses, (A @ x) * y
     text = " * ".join(f.a(_PREC_RIGHT if f.prec == _PREC_MATMUL else _PREC_MUL) for f in merged)
-    return _Factor(text, base.idx, _PREC_MUL, min(f.cls for f in merged),
+    return _Factor(text, first.idx, _PREC_MUL, min(f.cls for f in merged),
                    " * ".join(f.show for f in merged))
 
 
@@ -301,6 +310,16 @@ class MatrixWriter:
             text, p = self.render(inner if inner is not None and full else t)
             terms.append((c, self.namer.definition(text) if p == _PREC_MATMUL else text, p,
                           False))
+        # terms that read alike (b ** -1 * b cancelled) add up
+        merged: dict[tuple[str, bool], list[object]] = {}
+        for c, text, p, const in terms:
+            if (text, const) in merged:
+                merged[(text, const)][0] += c  # type: ignore[operator]
+            else:
+                merged[(text, const)] = [c, text, p, const]
+        terms = [tuple(z) for z in merged.values() if z[0] != 0]  # type: ignore[misc]
+        if not terms:
+            return f"0 * ones({_shape_text(node.shape)})", _PREC_MUL
         # constants first, then positive terms, plain before transposed: 1 - x, A + A.T
         def key(z: tuple[float, str, int, bool]) -> tuple[bool, bool, int, int, str]:
             d = self.namer.preview(z[1])
@@ -373,6 +392,10 @@ class MatrixWriter:
                 f = _Factor(f"diag({text})", (idx[0],), _PREC_ATOM)
             else:
                 f = _Factor(text, tuple(idx), p, _cls(t), self.namer.preview(text))
+                if isinstance(t, Apply) and t.fn in ("pow", "square"):
+                    btext, bp = self.render(t.arg)
+                    f.base = _Factor(btext, f.idx, bp, _cls(t.arg), self.namer.preview(btext))
+                    f.power = 2.0 if t.fn == "square" else float(t.params[0])
             (factors if f.idx else scalars).append(f)
         out = node.out
         # a canonical factor order (the node's own follows digests, which depend on sizes)
@@ -419,12 +442,11 @@ class MatrixWriter:
             return number(node.coef), _PREC_ATOM
         text, prec = result.text, result.prec
         if scalars:
-            scalars.sort(key=_Factor.key)
+            m = _product(scalars)  # like scalars merged: s ** -1 * s cancels, s * s = s ** 2
+            head = m.a(_PREC_RIGHT if m.prec == _PREC_MATMUL else _PREC_MUL)
             if text == "1" and not out:
-                parts = [f.a(_PREC_RIGHT if k else _PREC_MUL) for k, f in enumerate(scalars)]
-                return self._tok(*_scaled(node.coef, " * ".join(parts), _PREC_MUL))
-            text = " * ".join([*(f.a(_PREC_MUL) for f in scalars),
-                               Namer.paren(text) if prec < _PREC_RIGHT else text])
+                return self._tok(*_scaled(node.coef, m.text, m.prec))
+            text = f"{head} * {Namer.paren(text) if prec < _PREC_RIGHT else text}"
             prec = _PREC_MUL
         return self._tok(*_scaled(node.coef, text, prec))
 
