@@ -20,7 +20,7 @@ LAYERS: dict[str, list[set[str]]] = {
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate"}, {"evaluate"}, {"derivative"}],
     "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"naming"},
-              {"matrixtext"}, {"notation"}],
+              {"products"}, {"matrixtext"}, {"notation"}],
     "testing": [{"strategies", "differences"}, {"check"}],
     "cli": [{"values"}, {"report"}, {"render", "demo"}, {"app"}],
     "": [{"__main__"}],  # the package's own __init__ sits above everything

@@ -33,8 +33,9 @@ from ..symbolic.derivative import Derivative, derive
 from ..symbolic.expr import Expr
 from ..symbolic.nodes import Apply, Einsum, Node, Sum, Var
 from ..symbolic.parse import parse
-from .matrixtext import _PREC_ATOM, MatrixWriter, NoMatrixFormError, number
+from .matrixtext import MatrixWriter, NoMatrixFormError
 from .naming import Namer
+from .products import PREC_ATOM, number
 
 __all__ = ["NoMatrixFormError", "NotationInputError", "einsum_notation", "matrix_notation"]
 
@@ -227,5 +228,5 @@ def matrix_notation(expr: Expr | Node | str, shapes: Shapes = None, *, wrt: Any 
     if isinstance(src, Derivative) and len(src.wrt) == 1 and not src.wrt[0][1] \
             and src.of.ndim == 2:
         # ∂M/∂s has the shape of Mᵀ (Def. 17)
-        text = f"{text if prec >= _PREC_ATOM else Namer.paren(text)}.T"
+        text = f"{text if prec >= PREC_ATOM else Namer.paren(text)}.T"
     return writer.namer.finish(text)
