@@ -218,12 +218,23 @@ def test_families_read_like_the_textbook(text, wrt, expected):
 NOTEBOOK_LOSS = "0.5 * sum(square(W2.T @ tanh(W1.T @ X + b1) + b2 - Y))"  # notebooks/02
 
 
+# the notebook's backward pass, as the notes write it: dZ2 = Z2 - Y, W2: A1 dZ2ᵀ, b2: Σ dZ2 over
+# the batch, dZ1 = (W2 dZ2) ⊙ (1 - A1²), W1: X dZ1ᵀ, b1: Σ dZ1 over the batch
+NOTEBOOK_GRADIENTS = {
+    "W1": "X @ ((W2 @ (b2 + W2.T @ tanh(b1 + W1.T @ X) - Y)) * (1 - tanh(b1 + W1.T @ X) ** 2)).T",
+    "b1": "sum((W2 @ (b2 + W2.T @ tanh(b1 + W1.T @ X) - Y)) * (1 - tanh(b1 + W1.T @ X) ** 2), "
+          "axis=1, keepdims=True)",
+    "W2": "tanh(b1 + W1.T @ X) @ (b2 + W2.T @ tanh(b1 + W1.T @ X) - Y).T",
+    "b2": "sum(b2 + W2.T @ tanh(b1 + W1.T @ X) - Y, axis=1, keepdims=True)",
+}
+
+
 @pytest.mark.parametrize("wrt", ["W1", "b1", "W2", "b2"])
 def test_all_four_gradients_of_the_biased_network_have_notation(wrt):
     shapes = {"W1": (3, 4), "b1": (4, 1), "W2": (4, 2), "b2": (2, 1), "X": (3, 5), "Y": (2, 5)}
     d = td.derive(NOTEBOOK_LOSS, wrt, shapes=shapes)
     text = matrix_notation(d)
-    assert text is not None
+    assert text == NOTEBOOK_GRADIENTS[wrt]
     rng = np.random.default_rng(1)
     vals = {n: rng.normal(size=s) for n, s in shapes.items()}
     # the hand-written backward pass of the notebook is the oracle
@@ -233,6 +244,30 @@ def test_all_four_gradients_of_the_biased_network_have_notation(wrt):
     want = {"W1": vals["X"] @ dZ1.T, "b1": dZ1.sum(axis=1, keepdims=True), "W2": A1 @ dZ2.T,
             "b2": dZ2.sum(axis=1, keepdims=True)}[wrt]
     np.testing.assert_allclose(numpy_value(text, vals), want, rtol=1e-10, atol=1e-12)
+
+
+@given(st.data())
+def test_notation_of_random_expressions_over_the_whole_vocabulary(data):
+    """Softmax, logsumexp, norm, det, inv, einsum … at orders 1 and 2: right, or None."""
+    g = data.draw(expressions(max_depth=3))
+    values = data.draw(values_for(g.shapes))
+    name = data.draw(st.sampled_from(sorted(g.shapes)))
+    order = data.draw(st.sampled_from([1, 2]))
+    d = td.derive(g.expr, name, order=order)
+    text = matrix_notation(d)
+    assume(text is not None)
+    assert d.ndim <= 2
+    try:
+        want = d.evaluate(values).dense()
+    except td.DomainError:  # e.g. norm at 0: the derivative itself is undefined there
+        assume(False)
+    if g.shapes[name] == () and g.expr.ndim == 2 and order == 1:
+        want = want.T  # ∂M/∂s has the shape of Mᵀ (notes Definition 17)
+    assume(np.all(np.isfinite(want)))
+    with np.errstate(all="ignore"):
+        got = np.asarray(numpy_value(text, values), dtype=float)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-7 * max(1.0, np.abs(want).max()),
+                               err_msg=f"{g.expr.text} wrt {name}, order {order}:\n{text}")
 
 
 # ---------------------------------------------------------------- determinism and tidiness
