@@ -297,14 +297,17 @@ for text, wrt, order, shapes in cases:
 
 def _notation_in_process(seed, sizes):
     env = {**os.environ, "PYTHONHASHSEED": str(seed)}
-    out = subprocess.run([sys.executable, "-c", _DETERMINISM_SCRIPT.format(sizes=sizes)],
-                         env=env, capture_output=True, text=True, check=True)
-    return out.stdout
+    return subprocess.Popen([sys.executable, "-c", _DETERMINISM_SCRIPT.format(sizes=sizes)],
+                            env=env, stdout=subprocess.PIPE, text=True)
 
 
 def test_notation_is_the_same_in_every_process():
-    runs = {(seed, sizes): _notation_in_process(seed, sizes)
-            for seed, sizes in [(0, (5, 3)), (1, (5, 3)), (12345, (5, 3)), (7, (4, 2))]}
+    procs = {(seed, sizes): _notation_in_process(seed, sizes)  # run side by side
+             for seed, sizes in [(0, (5, 3)), (1, (5, 3)), (12345, (5, 3)), (7, (4, 2))]}
+    runs = {}
+    for key, proc in procs.items():
+        runs[key], _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, key
     first = runs[(0, (5, 3))]
     assert "None" not in first.splitlines()[0::2]
     for key, text in runs.items():

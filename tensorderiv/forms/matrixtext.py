@@ -56,7 +56,7 @@ from .products import (
 __all__ = ["MatrixWriter", "NoMatrixFormError", "number"]
 
 _FUNC_TEXT = {"lse": "logsumexp"}
-_MAX_EXPANSIONS = 4000  # products of sums multiplied out, per translation
+_MAX_EXPANSIONS = 500  # products of sums multiplied out, per translation
 _PREFERRED_EXPANSIONS = 64  # … when multiplying out is tried only because it reads better
 
 
