@@ -6,6 +6,14 @@ Kronecker delta are written with ``δ`` factors (they are never materialised).
 :func:`matrix_notation` writes a rank ≤ 2 expression or derivative with matrices, in the notes'
 layout (:mod:`.matrixtext` says how, and in which canonical order).
 
+The text is canonical: the same expression gives the same text in every process and for any
+sizes. Hadamard products list scalars, then factors built by contraction (``outer``, ``@``,
+``diag``, ``sum``), then variables, then functions, then sums, ties broken by how they read;
+equal factors merge into powers (``y * y`` is ``y ** 2``, ``b ** -1 * b`` cancels). Sums list
+constants, then positive terms, plain before transposed (``1 - x``, ``A + A.T``), and take out a
+common left or right factor (``(A + A.T) @ x``). Contractions run in an order fixed by the
+factors' text, never by object identities or hashes (:mod:`.products`, :mod:`.matrixtext`).
+
 Both take what a user has at hand: expression text (with ``shapes``), an :class:`~.Expr`, a
 :class:`~.Derivative`, or a node; ``wrt=`` differentiates first. Subexpressions that the graph
 shares are written once and named on lines before the result (``u1 = …``, ``p = softmax(z)``),
@@ -103,12 +111,15 @@ def einsum_notation(expr: Expr | Node | str, shapes: Shapes = None, *, wrt: Any 
     """
     src = _source(expr, shapes, wrt, order, "einsum_notation")
     node = src.node if isinstance(src, Expr) else src
-    writer = _EinsumWriter(_variables(node))
+    writer = _EinsumWriter(_variables(src))
     return writer.namer.finish(writer.render(node))
 
 
-def _variables(node: Node) -> set[str]:
-    return set(node.vars)
+def _variables(src: Expr | Node) -> set[str]:
+    """Names the named subexpressions must avoid: every variable the user declared."""
+    if isinstance(src, Expr):
+        return set(src.node.vars) | set(src.declared)
+    return set(src.vars)
 
 
 class _EinsumWriter:
@@ -220,7 +231,7 @@ def matrix_notation(expr: Expr | Node | str, shapes: Shapes = None, *, wrt: Any 
     """
     src = _source(expr, shapes, wrt, order, "matrix_notation")
     node = src.node if isinstance(src, Expr) else src
-    writer = MatrixWriter(_variables(node))
+    writer = MatrixWriter(_variables(src))
     try:
         text, prec = writer.render(node)
     except NoMatrixFormError:
