@@ -13,7 +13,7 @@ SHAPES = {
     "A": (3, 3), "B": (3, 3), "C": (3, 3), "D": (3, 3), "X": (3, 3), "P": (3, 3),
     "N": (3, 2), "K": (2, 2), "W": (3, 2), "R": (5, 3), "t": (5,), "r": (5,), "s": (),
     "W1": (3, 4), "b1": (4, 1), "W2": (4, 2), "b2": (2, 1), "Xb": (3, 5), "Yb": (2, 5),
-    "Z": (2, 5), "Ab": (3, 5), "xc": (3, 1), "ac": (3, 1),
+    "Z": (2, 5), "Ab": (3, 5), "xc": (3, 1), "ac": (3, 1), "vc": (2, 1),
 }
 POSITIVE = {"q", "P"}  # log, sqrt and fractional powers need positive entries
 SQUARE = {"A", "B", "C", "D", "X", "K"}  # well conditioned: + 3 I
@@ -103,7 +103,8 @@ CORPUS = [
     ("0.5 * sum(square(W.T @ tanh(A @ x) - v))", "A", 1),
     ("0.5 * sum(square(W.T @ tanh(A @ x) - v))", "x", 1),
     ("0.5 * sum(square(W @ tanh(W.T @ x) - x))", "W", 1), ("sum(tanh(W.T @ xc))", "W", 1),
-    ("sum(tanh(W.T @ xc))", "xc", 1),
+    ("sum(tanh(W.T @ xc))", "xc", 1), ("sum(xc.T @ A @ xc)", "xc", 1), ("sum(ac.T @ xc)", "xc", 1),
+    ("sum(xc * xc)", "xc", 1), ("0.5 * sum((W.T @ xc - vc) ** 2)", "W", 1),
     ("0.5 * sum((R @ W - outer(r, v)) ** 2)", "W", 1), ("sum(softplus(W.T @ x))", "x", 2),
 ]
 

@@ -337,6 +337,22 @@ def test_deep_nesting_prints_linearly(f):
                                        rtol=1e-8, atol=1e-12)
 
 
+def _nested(f, depth):
+    text = "x"
+    for _ in range(depth):
+        text = f"{f}({text})"
+    return td.derive(text, "x", shapes={"x": (3,)})
+
+
+@pytest.mark.parametrize("f", ["norm", "softmax", "tanh"])
+def test_notation_length_grows_linearly_with_depth(f):
+    lengths = {k: (len(einsum_notation(_nested(f, k))), len(matrix_notation(_nested(f, k)) or ""))
+               for k in (10, 20, 40)}
+    for which in (0, 1):
+        a, b, c = (lengths[k][which] for k in (10, 20, 40))
+        assert c <= 2.5 * b and b <= 2.5 * max(a, 1), lengths  # doubling depth ~doubles text
+
+
 def test_shared_names_avoid_the_variables():
     shapes = {"u1": (3,), "p": (3,)}
     text = matrix_notation("softmax(softmax(u1) * p)", shapes, wrt="u1")

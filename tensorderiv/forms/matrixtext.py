@@ -309,7 +309,7 @@ class MatrixWriter:
             rest = [f for f in factors if s not in f.idx]
             if len(holders) == 1:
                 others = {i for f in rest for i in f.idx}
-                new = self._sum_over(holders[0], s, summed - others, spare)
+                new = self._sum_over(holders[0], s, summed - others, spare, node.sizes[s])
             elif len(holders) == 2:
                 new = matmul(holders[0], holders[1], s, out)
             elif len(holders) == 3 and sum(len(f.idx) == 1 for f in holders) == 1:
@@ -341,7 +341,11 @@ class MatrixWriter:
         return self._tok(*scaled(node.coef, text, prec))
 
     @staticmethod
-    def _sum_over(f: Factor, s: int, summed: set[int], spare: list[int]) -> Factor:
+    def _sum_over(f: Factor, s: int, summed: set[int], spare: list[int], size: int) -> Factor:
+        if len(f.idx) == 2 and size == 1 and spare:  # a column's axis of size 1: no sum at all
+            j = spare.pop(0)
+            return Factor(f.text, tuple(j if i == s else i for i in f.idx), f.prec, f.cls,
+                          f.show)
         if len(f.idx) == 1:
             return Factor(f"sum({f.text})", (), PREC_ATOM)
         other = f.idx[1 - f.idx.index(s)]
