@@ -41,7 +41,7 @@ NUMPY = {
     "square": np.square, "abs": np.abs, "sum": np.sum, "diag": np.diag, "outer": np.outer,
     "trace": np.trace, "inv": np.linalg.inv, "det": np.linalg.det,
     "logdet": lambda m: np.linalg.slogdet(m)[1], "logsumexp": _logsumexp, "softmax": _softmax,
-    "ones": np.ones, "eye": np.eye,
+    "ones": np.ones, "eye": np.eye, "norm": np.linalg.norm,
 }
 OPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide,
        ast.Pow: np.power, ast.MatMult: np.matmul}

@@ -38,7 +38,6 @@ from .products import (
     PREC_MATMUL,
     PREC_MUL,
     PREC_POW,
-    PREC_RIGHT,
     Factor,
     factor_class,
     hadamard,
@@ -66,6 +65,15 @@ class NoMatrixFormError(Exception):
 
 class _OverBudgetError(NoMatrixFormError):
     """Multiplying out ran past its budget: not a property of the node, so never memoized."""
+
+
+def _norm_argument(node: Node) -> Node | None:
+    """``x`` when ``node`` is ``Σ x ⊙ x`` over all of x's axes (so sqrt of it is norm(x))."""
+    if isinstance(node, Einsum) and node.coef == 1.0 and not node.out and len(node.terms) == 2:
+        (a, ia), (b, ib) = node.terms
+        if a is b and ia == ib and len(set(ia)) == len(ia) == a.ndim:
+            return a
+    return None
 
 
 def _softmax_argument(node: Apply) -> Node | None:
@@ -167,7 +175,12 @@ class MatrixWriter:
         if x is not None:
             arg, _ = self.render(x)
             return self._tok(f"softmax({arg})", PREC_ATOM, "p")
+        if node.fn == "sqrt" and _norm_argument(node.arg) is not None:
+            arg, _ = self.render(_norm_argument(node.arg))  # type: ignore[arg-type]
+            return self._tok(f"norm({arg})", PREC_ATOM)
         arg, p = self.render(node.arg)
+        if node.fn == "pow" and node.params[0] == -1:
+            return self._tok(f"1 / {Namer.paren(arg) if p < PREC_POW else arg}", PREC_MUL)
         if node.fn == "pow":
             base = Namer.paren(arg) if p < PREC_POW + 1 else arg
             return self._tok(f"{base} ** {number(node.params[0])}", PREC_POW)
@@ -331,13 +344,9 @@ class MatrixWriter:
         if not out and not scalars:
             return number(node.coef), PREC_ATOM
         text, prec = result.text, result.prec
-        if scalars:
-            m = product(scalars)  # like scalars merged: s ** -1 * s cancels, s * s = s ** 2
-            head = m.a(PREC_RIGHT if m.prec == PREC_MATMUL else PREC_MUL)
-            if text == "1" and not out:
-                return self._tok(*scaled(node.coef, m.text, m.prec))
-            text = f"{head} * {Namer.paren(text) if prec < PREC_RIGHT else text}"
-            prec = PREC_MUL
+        if scalars:  # like factors merged: s ** -1 * s cancels, s * s = s ** 2, x / norm(x)
+            m = product(scalars if text == "1" and not out else [*scalars, result])
+            text, prec = m.text, m.prec
         return self._tok(*scaled(node.coef, text, prec))
 
     @staticmethod

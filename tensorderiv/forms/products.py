@@ -94,24 +94,29 @@ def power(f: Factor, k: float) -> Factor:
 def product(fs: list[Factor]) -> Factor:
     """The Hadamard product of factors over one index set, in canonical order, powers merged.
 
-    ``y * y`` is ``y ** 2``; ``b ** -1 * b`` cancels (both sides are defined only where b ≠ 0).
+    ``y * y`` is ``y ** 2``; ``b ** -1 * b`` cancels (both sides are defined only where b ≠ 0);
+    negative powers divide: ``x / norm(x)``. Scalars (no indices) may join any index set.
     """
-    first = min(fs, key=Factor.key)
+    first = min([f for f in fs if f.idx] or fs, key=Factor.key)
     oriented = [f if f.idx == first.idx else f.t() for f in fs]
     groups: dict[str, tuple[Factor, list[float]]] = {}
     for f in oriented:
         b = f.base if f.base is not None and f.base.idx == f.idx else f
         groups.setdefault(b.text, (b, []))[1].append(f.power if b is not f else 1.0)
-    merged = [power(b, sum(ks)) for b, ks in groups.values() if sum(ks) != 0]
+    merged = [(b, sum(ks)) for b, ks in groups.values() if sum(ks) != 0]
     if not merged:  # everything cancelled: keep the product as written
-        merged = oriented
-    merged.sort(key=Factor.key)
-    if len(merged) == 1:
-        return merged[0]
+        merged = [(f, 1.0) for f in oriented]
+    merged.sort(key=lambda bk: (bool(bk[0].idx), bk[0].key()))  # scalars first: det(X) * …
+    if len(merged) == 1 and merged[0][1] > 0:
+        return power(*merged[0])
     # * is associative: outer(a, b) * A * B; a product with @ keeps its parentheses, (A @ x) * y
-    text = " * ".join(f.a(PREC_RIGHT if f.prec == PREC_MATMUL else PREC_MUL) for f in merged)
-    return Factor(text, first.idx, PREC_MUL, min(f.cls for f in merged),
-                   " * ".join(f.show for f in merged))
+    num = [power(b, k) for b, k in merged if k > 0]
+    text = " * ".join(f.a(PREC_RIGHT if f.prec == PREC_MATMUL else PREC_MUL) for f in num)
+    for b, k in merged:
+        if k < 0:
+            text += f" / {power(b, -k).a(PREC_UNARY)}"
+    text = text if num else f"1{text}"
+    return Factor(text, first.idx, PREC_MUL, min(b.cls for b, _ in merged), text)
 
 
 def hadamard(fs: list[Factor], summed: set[int]) -> list[Factor]:
