@@ -77,7 +77,9 @@ CORPUS = [
     ("logsumexp(X)", "X", 1),
     ("-sum(Z * log(softmax(N.T @ Ab)))", "N", 1), ("logsumexp(W.T @ x) - k @ (W.T @ x)", "W", 1),
     ("softmax(z) @ softmax(z)", "z", 1), ("-sum(Z * log(softmax(N.T @ Ab)))", "Ab", 1),
-    ("logsumexp(z)", "z", 1),
+    ("logsumexp(z)", "z", 1), ("log(sum(exp(z))) - y @ z", "z", 1),
+    ("exp(z) / sum(exp(z))", "z", 1),
+    ("sum(log(sum(exp(N.T @ Ab), axis=1))) - sum(Z * (N.T @ Ab))", "N", 1),
     # ---- logistic losses
     ("sum(log(1 + exp(-r * (R @ w))))", "w", 1), ("sum(log(1 + exp(-r * (R @ w))))", "w", 2),
     ("-sum(t * log(sigmoid(R @ w)) + (1 - t) * log(1 - sigmoid(R @ w)))", "w", 1),

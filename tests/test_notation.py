@@ -193,6 +193,11 @@ FAMILIES = [
     ("softmax(z)", "z", "p = softmax(z)\ndiag(p) - outer(p, p)"),
     ("logsumexp(z) - y @ z", "z", "softmax(z) - y"),
     ("logsumexp(W.T @ x) - k @ (W.T @ x)", "W", "outer(x, softmax(W.T @ x)) - outer(x, k)"),
+    # batched, columns as samples; the loss written with a log-sum-exp per row (numpy's softmax
+    # axis, the last) and the softmax written out by hand both read as softmax
+    ("sum(log(sum(exp(N.T @ Ab), axis=1))) - sum(Z * (N.T @ Ab))", "N",
+     "Ab @ (softmax(N.T @ Ab) - Z).T"),
+    ("exp(z) / sum(exp(z))", "z", "p = softmax(z)\ndiag(p) - outer(p, p)"),
     # -y·log softmax(z) is softmax(z) - y only when Σy = 1, which the expression does not say
     ("-y @ log(softmax(z))", "z", "sum(y) * softmax(z) - y"),
     # element-wise functions and Hadamard products inside bilinear forms

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+from ..symbolic.functions import softmax_last
 from ..symbolic.nodes import Apply, Einsum, Node, Sum, Var
 from ..symbolic.simplify import add, einsum
 from .naming import Namer
@@ -65,6 +66,30 @@ class NoMatrixFormError(Exception):
 
 class _OverBudgetError(NoMatrixFormError):
     """Multiplying out ran past its budget: not a property of the node, so never memoized."""
+
+
+def _softmax_written_out(terms: tuple[tuple[Node, tuple[int, ...]], ...],
+                         ) -> list[tuple[Node, tuple[int, ...]]]:
+    """The terms with ``exp(x) ⊙ … / Σ_last exp(x) ** k`` read as softmax(x) factors."""
+    out = list(terms)
+    for t, j in terms:
+        if not (isinstance(t, Apply) and t.fn == "pow" and t.params[0] < 0
+                and float(t.params[0]).is_integer() and isinstance(t.arg, Einsum)
+                and t.arg.coef == 1.0 and len(t.arg.terms) == 1):
+            continue
+        e, k = t.arg.terms[0]
+        if not (isinstance(e, Apply) and e.fn == "exp" and len(set(k)) == len(k) == e.ndim
+                and t.arg.out == k[:-1]):
+            continue
+        hits = [n for n, (u, i) in enumerate(out) if u is e and i[:-1] == j
+                and len(set(i)) == len(i)]
+        if len(hits) != -int(t.params[0]):
+            continue
+        soft = softmax_last(e.arg)
+        for n in hits:
+            out[n] = (soft, out[n][1])
+        out.remove((t, j))
+    return out
 
 
 def _norm_argument(node: Node) -> Node | None:
@@ -233,8 +258,15 @@ class MatrixWriter:
                  for z in terms]
         if len(terms) > 1 and all(s is not None for s in lefts) \
                 and len({s[0] for s in lefts}) == 1:  # type: ignore[index]
-            inner = join([(c, s[1], PREC_MATMUL, False)  # type: ignore[index]
-                           for (c, *_), s in zip(terms, lefts, strict=True)])
+            rests = [s[1] for s in lefts]  # type: ignore[index]
+            if all(r.endswith(".T") and not r.startswith("-") and split_first_matmul(r) is None
+                   for r in rests):  # a common transpose too: A @ (softmax(Z) - Y).T
+                inner = join([(c, r[:-2], PREC_ATOM, False)
+                              for (c, *_), r in zip(terms, rests, strict=True)])
+                return self._tok(f"{lefts[0][0]} @ ({inner}).T",  # type: ignore[index]
+                                 PREC_MATMUL)
+            inner = join([(c, r, PREC_MATMUL, False)
+                          for (c, *_), r in zip(terms, rests, strict=True)])
             return self._tok(f"{lefts[0][0]} @ ({inner})", PREC_MATMUL)  # type: ignore[index]
         return self._tok(join(terms), PREC_ADD)
 
@@ -288,7 +320,7 @@ class MatrixWriter:
             return scaled(node.coef, body, PREC_ATOM)
         factors: list[Factor] = []
         scalars: list[Factor] = []
-        for t, idx in node.terms:
+        for t, idx in _softmax_written_out(node.terms):
             text, p = self.render(t)
             if len(idx) == 2 and idx[0] == idx[1]:  # a diagonal of a matrix
                 f = Factor(f"diag({text})", (idx[0],), PREC_ATOM)
