@@ -8,13 +8,23 @@ matrix products: an index shared by two factors is ``@``, one held by a single f
 that way, it is multiplied out (``Σ`` distributed over the einsum) and each product is read
 alone, as one does by hand with Cookbook rules (∂det(XᵀAX)/∂X, ∂tr((XᵀCX)⁻¹A)/∂X).
 
+Patterns are read back as the notes write them: ``exp(x - lse(x))`` and ``exp(x) / Σ exp(x)``
+are ``softmax(x)``, ``sqrt(Σ x ⊙ x)`` is ``norm(x)``, the size-1 axis of an (n, 1) column is
+kept rather than summed, a sum over a batch beside a bias column keeps its axis
+(``sum(M, axis=1, keepdims=True)``).
+
 Canonical order (so the same expression gives the same text in every process and for any sizes):
 
 * a Hadamard product lists scalars, then factors built by contraction (``outer``, ``@``,
-  ``diag``, ``sum``), then variables, then functions, then sums; ties by their text. Equal
-  factors merge into a power: ``y * y`` is ``y ** 2``.
-* a sum lists constants first, then terms without a transpose before terms with one, then by
-  length and text: ``1 - x``, ``A + A.T``.
+  ``diag``, ``sum``), then variables, then functions, then sums; ties by how they read. Equal
+  factors merge into a power (``y * y`` is ``y ** 2``, ``b ** -1 * b`` cancels) and negative
+  powers divide (``x / norm(x)``).
+* a sum lists constants first, then positive terms, terms without a transpose before terms with
+  one, then by length and text: ``1 - x``, ``A + A.T``; a common right or left factor (and a
+  common transpose) is taken out: ``(A + A.T) @ x``, ``A @ (softmax(Z) - Y).T``.
+* an einsum's factors are sorted by that order before contracting, and the index with the fewest
+  holders is contracted first, ties broken by the factors' order, never by node digests (which
+  depend on sizes) or object identities.
 * shared subexpressions are named by :class:`~.naming.Namer` (``p`` for a softmax, ``u1``, ``u2``
   … otherwise), defined on lines before the result.
 
