@@ -17,6 +17,7 @@ from notation_corpus import CORPUS, corpus_values
 from notation_corpus import SHAPES as CORPUS_SHAPES
 
 import tensorderiv as td
+from tensorderiv.cli import app as cli
 from tensorderiv.forms.notation import NotationInputError, einsum_notation, matrix_notation
 from tensorderiv.testing.strategies import expressions, values_for
 
@@ -340,6 +341,18 @@ def test_deep_nesting_prints_linearly(f):
             value = want.evaluate(vals) if want is d else td.evaluate(want, vals)
             np.testing.assert_allclose(numpy_value(o, vals), np.asarray(value.dense()),
                                        rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("f", ["norm", "softmax"])
+def test_command_line_output_of_deep_nesting_is_bounded(f, capsys):
+    text = "x"
+    for _ in range(20):
+        text = f"{f}({text})"
+    for fmt in ("text", "json", "latex"):
+        status = cli.main(["derive", f"sum({text})", "--wrt", "x", "--shape", "x=3",
+                           "--format", fmt])
+        out = capsys.readouterr().out
+        assert status == 0 and 0 < len(out) < 100_000, (fmt, len(out))
 
 
 def _nested(f, depth):
