@@ -47,7 +47,7 @@ def is_fill(node: Node) -> bool:
 class Factor:
     """Matrix-notation text, the einsum indices it carries, its precedence and class."""
 
-    __slots__ = ("base", "cls", "idx", "power", "prec", "show", "text")
+    __slots__ = ("base", "cls", "idx", "orig", "parts", "power", "prec", "show", "text")
 
     def __init__(self, text: str, idx: tuple[int, ...], prec: int, cls: int = BUILT,
                  show: str | None = None) -> None:
@@ -55,13 +55,23 @@ class Factor:
         self.show = text if show is None else show  # what it reads as, for the canonical order
         self.base: Factor | None = None  # for b ** k: b, so that b ** -1 * b cancels
         self.power = 1.0
+        self.orig: Factor | None = None  # the factor this is the transpose of
+        self.parts: tuple[Factor, Factor] | None = None  # (f, g) when this is f @ g
 
     def t(self) -> Factor:
-        """The transpose (a vector or scalar is itself)."""
+        """The transpose (a vector or scalar is itself); (f @ g).T is g.T @ f.T, X.T.T is X."""
         if len(self.idx) < 2:
             return self
-        return Factor(f"{self.a(PREC_ATOM)}.T", self.idx[::-1], PREC_ATOM, self.cls,
-                       f"{self.show}.T")
+        if self.orig is not None:
+            return self.orig
+        if self.parts is not None and all(len(p.idx) == 2 for p in self.parts):
+            f, g = self.parts
+            new = _matmul_text(g.t(), f.t(), self.idx[::-1])
+        else:
+            new = Factor(f"{self.a(PREC_ATOM)}.T", self.idx[::-1], PREC_ATOM, self.cls,
+                         f"{self.show}.T")
+        new.orig = self
+        return new
 
     def key(self) -> tuple[int, int, str]:
         """The canonical sort key: class, then how it reads."""
@@ -160,7 +170,13 @@ def matmul(f: Factor, g: Factor, s: int, out: tuple[int, ...] = ()) -> Factor:
     if len(g.idx) == 2 and g.idx[1] == s:
         g = g.t()
     idx = tuple(i for i in f.idx if i != s) + tuple(i for i in g.idx if i != s)
-    return Factor(f"{f.a(PREC_MATMUL)} @ {g.a(PREC_MATMUL)}", idx, PREC_MATMUL)
+    return _matmul_text(f, g, idx)
+
+
+def _matmul_text(f: Factor, g: Factor, idx: tuple[int, ...]) -> Factor:
+    new = Factor(f"{f.a(PREC_MATMUL)} @ {g.a(PREC_MATMUL)}", idx, PREC_MATMUL)
+    new.parts = (f, g)
+    return new
 
 
 def split_last_matmul(text: str) -> tuple[str, str] | None:
