@@ -60,6 +60,7 @@ from .products import (
     scaled,
     shape_text,
     split_first_matmul,
+    split_first_mul,
     split_last_matmul,
 )
 
@@ -237,8 +238,8 @@ class MatrixWriter:
                 continue
             inner = _broadcast_term(t)
             text, p = self.render(inner if inner is not None and full else t)
-            terms.append((c, self.namer.definition(text) if p == PREC_MATMUL else text, p,
-                          False))
+            terms.append((c, self.namer.definition(text) if p in (PREC_MATMUL, PREC_MUL)
+                          else text, p, False))
         # terms that read alike (b ** -1 * b cancelled) add up
         merged: dict[tuple[str, bool], list[object]] = {}
         for c, text, p, const in terms:
@@ -278,6 +279,14 @@ class MatrixWriter:
             inner = join([(c, r, PREC_MATMUL, False)
                           for (c, *_), r in zip(terms, rests, strict=True)])
             return self._tok(f"{lefts[0][0]} @ ({inner})", PREC_MATMUL)  # type: ignore[index]
+        # a common first factor of element-wise products: det(M) * (A @ N @ inv(M) + …)
+        heads = [split_first_mul(z[1]) if not z[3] and z[2] == PREC_MUL else None
+                 for z in terms]
+        if len(terms) > 1 and all(h is not None for h in heads) \
+                and len({h[0] for h in heads}) == 1:  # type: ignore[index]
+            inner = join([(c, h[1], PREC_MUL, False)  # type: ignore[index]
+                          for (c, *_), h in zip(terms, heads, strict=True)])
+            return self._tok(f"{heads[0][0]} * ({inner})", PREC_MUL)  # type: ignore[index]
         return self._tok(join(terms), PREC_ADD)
 
     # ------------------------------------------------------------ einsums

@@ -20,7 +20,7 @@ from .naming import Namer
 __all__ = ["BUILT", "FUNC", "PREC_ADD", "PREC_ATOM", "PREC_MATMUL", "PREC_MUL", "PREC_POW",
            "PREC_RIGHT", "PREC_UNARY", "SCALAR", "SUM", "VAR", "Factor", "factor_class",
            "hadamard", "is_fill", "join", "matmul", "number", "power", "product", "scaled",
-           "shape_text", "split_first_matmul", "split_last_matmul"]
+           "shape_text", "split_first_matmul", "split_first_mul", "split_last_matmul"]
 
 PREC_ATOM, PREC_POW, PREC_UNARY, PREC_MUL, PREC_ADD = 100, 80, 70, 60, 50
 PREC_MATMUL = 61  # a chain of @: associative, so it needs no parentheses beside another @
@@ -177,6 +177,52 @@ def _matmul_text(f: Factor, g: Factor, idx: tuple[int, ...]) -> Factor:
     new = Factor(f"{f.a(PREC_MATMUL)} @ {g.a(PREC_MATMUL)}", idx, PREC_MATMUL)
     new.parts = (f, g)
     return new
+
+
+def split_first_mul(text: str) -> tuple[str, str] | None:
+    """Split ``h * rest`` at its first top-level ``*`` (never inside a power ``**``).
+
+    A rest wholly in parentheses loses them when it holds no top-level sum.
+    """
+    depth = 0
+    for k, c in enumerate(text):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif depth == 0 and text.startswith(" * ", k) and not text.startswith(" ** ", k):
+            head, rest = text[:k], text[k + 3:]
+            if head.startswith("-"):
+                return None
+            if rest.startswith("(") and _closing(rest) == len(rest) - 1 \
+                    and " + " not in _top_level(rest[1:-1]) \
+                    and " - " not in _top_level(rest[1:-1]):
+                rest = rest[1:-1]
+            return head, rest
+    return None
+
+
+def _closing(text: str) -> int:
+    """The index of the parenthesis that closes ``text[0]``."""
+    depth = 0
+    for k, c in enumerate(text):
+        depth += (c == "(") - (c == ")")
+        if depth == 0:
+            return k
+    return -1
+
+
+def _top_level(text: str) -> str:
+    """``text`` with everything inside parentheses removed."""
+    out, depth = [], 0
+    for c in text:
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif depth == 0:
+            out.append(c)
+    return "".join(out)
 
 
 def split_last_matmul(text: str) -> tuple[str, str] | None:
