@@ -204,8 +204,11 @@ FAMILIES = [
     # element-wise functions and Hadamard products inside bilinear forms
     ("a @ sin(X) @ b", "X", "outer(a, b) * cos(X)"),
     ("a @ (A * X * B) @ b", "X", "outer(a, b) * A * B"),
-    # Cookbook (49), (57)
+    # Cookbook (49), (57), (51), (116)
     ("det(X)", "X", "det(X) * inv(X).T"),
+    ("det(N.T @ A @ N)", "N",
+     "det(N.T @ A @ N) * (A @ N @ inv(N.T @ A @ N) + A.T @ N @ inv(N.T @ A @ N).T)"),
+    ("trace(X.T @ B @ X @ C)", "X", "B @ X @ C + B.T @ X @ C.T"),
     ("logdet(X)", "X", "inv(X).T"),
     # a bias column (n, 1): the sum over the batch keeps its axis, as a backward pass writes it
     ("sum(relu(W1.T @ Xb + b1))", "b1", "sum(step(b1 + W1.T @ Xb), axis=1, keepdims=True)"),
