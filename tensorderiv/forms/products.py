@@ -260,7 +260,8 @@ def join(terms: list[tuple[float, str, int, bool]]) -> str:
         if is_const:
             body = text
         elif mag == 1.0:
-            body = Namer.paren(text) if p < PREC_ADD + 1 else text
+            # a sum added needs no parentheses (a + b - c); one subtracted does: a - (b - c)
+            body = Namer.paren(text) if p < (PREC_ADD + 1 if c < 0 else PREC_ADD) else text
         else:
             body = f"{number(mag)} * {Namer.paren(text) if p < PREC_RIGHT else text}"
         if k == 0 and c < 0:
