@@ -43,7 +43,7 @@ from ..symbolic.nodes import Apply, Einsum, Node, Sum, Var
 from ..symbolic.parse import parse
 from .matrixtext import MatrixWriter, NoMatrixFormError
 from .naming import Namer
-from .products import PREC_ATOM, number
+from .products import PREC_ATOM, is_fill, number
 
 __all__ = ["NoMatrixFormError", "NotationInputError", "einsum_notation", "matrix_notation"]
 
@@ -52,6 +52,7 @@ Shapes = Mapping[str, Sequence[int] | int] | None
 
 class NotationInputError(TensorDerivError, TypeError):
     """An object the notation functions cannot read; the message says what to pass instead."""
+
 
 _LETTERS = string.ascii_lowercase + string.ascii_uppercase
 
@@ -104,6 +105,10 @@ def einsum_notation(expr: Expr | Node | str, shapes: Shapes = None, *, wrt: Any 
     Returns:
         The text; shared subexpressions are named on lines ``u1 = …`` before the result.
 
+    Raises:
+        NotationInputError: for an object it cannot read, such as a :class:`~.CTensor` (numbers
+            only): the message says to pass the :class:`~.Derivative` that made it.
+
     Example:
         >>> import tensorderiv as td
         >>> print(einsum_notation("W.T @ x", {"W": (3, 2), "x": (3,)}, wrt="x"))
@@ -144,7 +149,7 @@ class _EinsumWriter:
         if isinstance(node, Sum):
             parts = []
             # constants first, then positive terms: 1 - square(y) rather than -square(y) + 1
-            ordered = sorted(node.terms, key=lambda ct: (not _is_fill(ct[1]), ct[0] < 0))
+            ordered = sorted(node.terms, key=lambda ct: (not is_fill(ct[1]), ct[0] < 0))
             for k, (c, t) in enumerate(ordered):
                 body = self.render(t)
                 if isinstance(t, Sum):
@@ -193,10 +198,6 @@ class _EinsumWriter:
         elif node.coef != 1.0:
             body = f"{number(node.coef)} * {body}"
         return body
-
-
-def _is_fill(node: Node) -> bool:
-    return isinstance(node, Einsum) and node.is_constant and len(set(node.out)) == len(node.out)
 
 
 def matrix_notation(expr: Expr | Node | str, shapes: Shapes = None, *, wrt: Any = None,
