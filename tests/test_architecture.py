@@ -19,7 +19,8 @@ LAYERS: dict[str, list[set[str]]] = {
     "core": [{"errors", "options", "axes", "optional"}, {"ctensor"}, {"contract"}],
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate"}, {"evaluate"}, {"derivative"}],
-    "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"notation"}],
+    "forms": [{"structure", "layouts", "latex"}, {"rules"}, {"matrixform"}, {"reduce"},
+              {"notation"}, {"collapsed"}],
     "testing": [{"strategies", "differences"}, {"check"}],
     "cli": [{"values"}, {"report"}, {"render", "demo"}, {"app"}],
     "": [{"__main__"}],  # the package's own __init__ sits above everything

@@ -1,0 +1,169 @@
+"""Collapsed forms have notation (issue 11, item 2): the notes' answers, checked with numpy.
+
+Every text is evaluated here by this file's own ast walker over numpy (independent of the
+package's) and compared with the collapsed array the reducer found; the full c-tensor rebuilt
+from the notation is compared with the derivative's, which finite differences check.
+"""
+
+import ast
+import json
+
+import numpy as np
+import pytest
+
+import tensorderiv as td
+from tensorderiv.cli import main
+from tensorderiv.forms.collapsed import chain_rule, form_with_notation
+from tensorderiv.testing import check_derivative
+
+
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+NUMPY = {
+    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh,
+    "sigmoid": _sigmoid, "relu": lambda v: np.maximum(v, 0), "step": lambda v: (v > 0) * 1.0,
+    "sign": np.sign, "sqrt": np.sqrt, "square": np.square, "abs": np.abs, "sum": np.sum,
+    "diag": np.diag, "outer": np.outer, "trace": np.trace, "inv": np.linalg.inv,
+    "ones": np.ones, "eye": np.eye, "zeros": np.zeros, "kron": np.kron,
+}
+OPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide,
+       ast.Pow: np.power, ast.MatMult: np.matmul}
+
+
+def numpy_value(text, values):
+    def walk(n):
+        if isinstance(n, ast.BinOp):
+            return OPS[type(n.op)](walk(n.left), walk(n.right))
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+            return -walk(n.operand)
+        if isinstance(n, ast.Constant):
+            return n.value
+        if isinstance(n, ast.Name):
+            return values[n.id]
+        if isinstance(n, ast.Attribute) and n.attr == "T":
+            return walk(n.value).T
+        if isinstance(n, ast.Tuple):
+            return tuple(walk(e) for e in n.elts)
+        if isinstance(n, ast.Call):
+            kw = {k.arg: walk(k.value) for k in n.keywords}
+            return NUMPY[n.func.id](*[walk(a) for a in n.args], **kw)
+        raise AssertionError(f"unexpected syntax {ast.dump(n)}")
+
+    return np.asarray(walk(ast.parse(text, mode="eval").body), dtype=float)
+
+
+def _values(shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    return {k: rng.normal(size=s) for k, s in shapes.items()}
+
+
+# (expression, wrt, shapes, expected collapsed notation, structure, rule)
+CASES = [
+    # notes A.74-A.76: ∂Z/∂W → A (δ between W's columns and Z's rows), vector and batch
+    ("W.T @ a", "W", {"W": (3, 2), "a": (3,)}, "a", "delta", "outer"),
+    ("W.T @ A", "W", {"W": (3, 2), "A": (3, 4)}, "A", "delta", "einsum"),
+    # (n, 1) columns are the notes' vectors: the same notation as (n,)
+    ("W.T @ a", "W", {"W": (3, 2), "a": (3, 1)}, "a", "delta", "outer"),
+    ("A @ x", "x", {"A": (3, 3), "x": (3, 1)}, "A.T", "dense", "matmul"),
+    ("x.T @ A @ x", "x", {"A": (3, 3), "x": (3, 1)}, "(A + A.T) @ x", "dense", "matmul"),
+    # notes A.84-A.90: ∂f(Z)/∂Z → f′(Z), used with ⊙ (Concept 34), vector and batch
+    ("tanh(Z)", "Z", {"Z": (3, 4)}, "1 - tanh(Z) ** 2", "diagonal", "elementwise"),
+    ("tanh(z)", "z", {"z": (3,)}, "1 - tanh(z) ** 2", "diagonal", "elementwise"),
+    ("sigmoid(Z)", "Z", {"Z": (2, 3)}, "sigmoid(-Z) * sigmoid(Z)", "diagonal", "elementwise"),
+    ("exp(Z)", "Z", {"Z": (2, 3)}, "exp(Z)", "diagonal", "elementwise"),
+    ("x * y", "x", {"x": (3,), "y": (3,)}, "y", "diagonal", "elementwise"),
+    # scaled identity, a delta times a vector, Z = A W (δ on the other side)
+    ("3 * X", "X", {"X": (2, 2)}, "3", "scaled_identity", "scale"),
+    ("outer(x, y)", "x", {"x": (3,), "y": (2,)}, "y", "delta", "einsum"),
+    ("A @ W", "W", {"A": (4, 3), "W": (3, 2)}, "A.T", "delta", "einsum"),
+    # ∂(AXB)/∂X: the Kronecker factors by name; the notes' matrix is B ⊗ Aᵀ
+    ("A @ X @ B", "X", {"A": (2, 3), "X": (3, 4), "B": (4, 2)}, "kron(B, A.T)", "kron", "kron"),
+    # ∂M/∂s has the shape of Mᵀ (Definition 17)
+    ("s * M", "s", {"s": (), "M": (2, 3)}, "M.T", "dense", "matmul"),
+]
+
+
+@pytest.mark.parametrize(("text", "wrt", "shapes", "want", "structure", "rule"), CASES,
+                         ids=[f"{c[0]}|{c[1]}|{c[2]}" for c in CASES])
+def test_collapsed_notation_is_the_notes_answer_and_evaluates_to_the_collapsed_array(
+        text, wrt, shapes, want, structure, rule):
+    d = td.derive(text, wrt, shapes=shapes)
+    v = _values(shapes)
+    form = form_with_notation(d, v)
+    assert (form.structure, form.rule, form.notation) == (structure, rule, want)
+    got = numpy_value(form.notation, v)
+    arr = np.asarray(form.array)
+    # a vector is the notes' column (or row): only axes of size 1 may differ
+    assert [n for n in got.shape if n > 1] == [n for n in arr.shape if n > 1]
+    np.testing.assert_allclose(got.reshape(arr.shape), arr, rtol=1e-10, atol=1e-12)
+    # and the collapse is faithful: expanded, it is the derivative, as finite differences of
+    # the expression (evaluated by numpy, not by the engine) confirm
+    check_derivative(lambda **kw: numpy_value(text, kw), v, lambda **kw: form.expand(), wrt=wrt)
+
+
+def test_random_sizes_and_values_keep_the_notation_right():
+    rng = np.random.default_rng(7)
+    for _ in range(6):
+        m, n, b = (int(k) for k in rng.integers(2, 5, size=3))
+        for text, wrt, shapes, want in [
+                ("W.T @ A", "W", {"W": (m, n), "A": (m, b)}, "A"),
+                ("relu(Z)", "Z", {"Z": (m, b)}, "step(Z)"),
+                ("A @ X @ B", "X", {"A": (b, m), "X": (m, n), "B": (n, b)}, "kron(B, A.T)")]:
+            v = {k: rng.normal(size=s) for k, s in shapes.items()}
+            form = form_with_notation(td.derive(text, wrt, shapes=shapes), v)
+            if text != "relu(Z)":  # relu′ may show more structure at a point (a row of 0s)
+                assert form.notation == want
+            np.testing.assert_allclose(numpy_value(form.notation, v).reshape(form.array.shape),
+                                       form.array, rtol=1e-10, atol=1e-12)
+
+
+def test_kronecker_factors_are_named_and_rescaled_to_them():
+    shapes = {"A": (2, 3), "X": (3, 4), "B": (4, 2)}
+    v = _values(shapes, seed=3)
+    form = form_with_notation(td.derive("A @ X @ B", "X", shapes=shapes), v)
+    assert form.factor_notation == ("A.T", "B")
+    for text, factor in zip(form.factor_notation, form.factors, strict=True):
+        np.testing.assert_allclose(numpy_value(text, v), factor, rtol=1e-12)
+    assert form.formula() == "𝐓[i,j,k,l] = A.T[i,k]·B[j,l]"
+    assert chain_rule(form) == "∂L/∂X = A.T · ∂L/∂f · Bᵀ  (the notes' matrix is B ⊗ A.T)"
+    g = np.random.default_rng(0).normal(size=(2, 2))              # ∂L/∂(AXB)
+    np.testing.assert_allclose(form.apply(g), v["A"].T @ g @ v["B"].T, rtol=1e-12)
+
+
+def test_the_chain_rule_reads_as_the_notes_write_it():
+    v = _values({"W": (3, 2), "A": (3, 4)})
+    names = {"f": "Z"}
+    form = form_with_notation(td.derive("W.T @ A", "W", shapes={"W": (3, 2), "A": (3, 4)}), v,
+                              names=names)
+    assert form.formula() == "𝐓[i,j,k,l] = A[i,l]·δ[j,k]"            # the δ stated
+    assert chain_rule(form).startswith("∂L/∂W = A (∂L/∂Z)ᵀ  (the δ between W[1] and Z[0]")
+    g = np.random.default_rng(1).normal(size=(2, 4))                 # ∂L/∂Z
+    np.testing.assert_allclose(form.apply(g), v["A"] @ g.T, rtol=1e-12)   # A (∂L/∂Z)ᵀ
+    form = form_with_notation(td.derive("tanh(Z)", "Z", shapes={"Z": (2, 4)}), {"Z": g},
+                              names={"f": "A"})
+    assert chain_rule(form) == ("∂L/∂Z = (1 - tanh(Z) ** 2) ⊙ ∂L/∂A  (1 - tanh(Z) ** 2 is "
+                                "the diagonal, notes Concept 34)")
+
+
+def test_a_notation_that_cannot_be_written_is_none():
+    # ∂σ(WᵀA)/∂W keeps a rank-3 core: no matrix notation, and none is claimed
+    shapes = {"W": (3, 2), "A": (3, 4)}
+    form = form_with_notation(td.derive("sigmoid(W.T @ A)", "W", shapes=shapes), _values(shapes))
+    assert form.notation is None and form.factor_notation == ()
+    assert "𝐅" in form.formula()
+
+
+def test_the_command_line_prints_the_collapsed_form_instead_of_none_found(capsys):
+    assert main(["derive", "W.T @ A", "--wrt", "W", "--shape", "W=3x2", "--shape", "A=3x4"]) == 0
+    out = capsys.readouterr().out
+    assert "none found" not in out
+    assert "matrix form   A  (the collapsed form, delta: 𝐓[i,j,k,l] = A[i,l]·δ[j,k])" in out
+    assert "chain rule    ∂L/∂W = A (∂L/∂f)ᵀ" in out
+    # a column vector gets the vector's notation
+    assert main(["derive", "W.T @ x", "--wrt", "W", "--shape", "W=3x2", "--shape", "x=3x1"]) == 0
+    assert "matrix form   x  (the collapsed form" in capsys.readouterr().out
+    assert main(["derive", "tanh(Z)", "--wrt", "Z", "--shape", "Z=3x4", "--format", "json"]) == 0
+    s = json.loads(capsys.readouterr().out)["structure"]
+    assert s["notation"] == "1 - tanh(Z) ** 2" and "⊙" in s["chain_rule"]
