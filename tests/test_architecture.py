@@ -21,6 +21,7 @@ LAYERS: dict[str, list[set[str]]] = {
                  {"differentiate"}, {"evaluate"}, {"derivative"}],
     "forms": [{"structure", "layouts", "latex"}, {"rules"}, {"matrixform"}, {"reduce"},
               {"notation"}, {"collapsed"}],
+    "display": [{"explain"}],
     "testing": [{"strategies", "differences"}, {"check"}],
     "cli": [{"values"}, {"report"}, {"render", "demo"}, {"app"}],
     "": [{"__main__"}],  # the package's own __init__ sits above everything

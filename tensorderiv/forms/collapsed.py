@@ -334,14 +334,14 @@ def _annotated(derivative: Derivative, form: MatrixForm,
     if form.structure == "zero":
         text = "0" if form.array.ndim == 0 else f"zeros({tuple(form.array.shape)})"
         return replace(form, notation=text)
+    text, core_text = _single(derivative.node, form, values)
     if len(form.factors) == 1:
-        text, core_text = _single(derivative.node, form, values)
         return replace(form, notation=text, factor_notation=(core_text,) if core_text else ())
     found = _kron(derivative.node, form, values)
-    if found is None:
-        return form
+    if found is None:  # the core as one array: its product of factors, written whole
+        return replace(form, notation=text)
     texts, arrays, whole = found
-    return replace(form, notation=whole, factor_notation=texts, factors=arrays)
+    return replace(form, notation=whole or text, factor_notation=texts, factors=arrays)
 
 
 def collapsed_notation(derivative: Derivative, form: MatrixForm,
@@ -406,6 +406,8 @@ def form_with_notation(derivative: Derivative, values: Mapping[str, Any], *,
         ct = ct.with_axes([replace(a, var=names.get(a.var, a.var)) if a.role == "of" else a
                            for a in ct.axes], wrt=ct.wrt)
     form = ct.matrix_form()
+    if names and form.of_name in names:  # a scalar output has no axis to carry its name
+        form = replace(form, of_name=names[form.of_name])
     return collapsed_notation(derivative, form, values)
 
 
