@@ -451,7 +451,8 @@ def explain(
         wrt: the variable, or its name.
         values: where to evaluate (variable name → array); without them, values are drawn with
             ``numpy.random.default_rng(0)`` and the explanation says so.
-        shapes: variable name → shape, for expression text.
+        shapes: variable name → shape, for expression text (taken from ``values`` when not
+            given).
         order: 1 for the chain rule through the intermediate quantities; 2 for a Hessian,
             explained as the derivative of the gradient.
         width: the line width of the text rendering.
@@ -471,6 +472,8 @@ def explain(
     if isinstance(expr, Derivative):
         raise TypeError("explain takes the expression and the variable, e.g. "
                         f"td.explain({expr.of.text!r}, {expr.wrt[0][0]!r}); this is a derivative")
+    if isinstance(expr, str) and shapes is None and values is not None:
+        shapes = {k: np.shape(v) for k, v in values.items()}  # the values say the shapes
     e = parse(expr, shapes) if isinstance(expr, str) else expr
     if not isinstance(e, Expr):
         raise TypeError(f"explain takes an expression or its text, got {type(e).__name__}")
@@ -491,7 +494,8 @@ def explain(
                              "every variable a value, or none to draw them")
     root = e.node
     path = _path(root, name) if order == 1 else None
-    named = [n for n in (path or [])[:-1] if _layer(n) or _activation(n)]
+    named = [n for n in (path or [])[:-1] if (_layer(n) or _activation(n))
+             and not (n is root and root.ndim == 0)]  # a scalar output is the loss, L
     names = _names(named, root, name, set(d.variables_allowed))
     kept = [n for n in named if n is not root]
     out_name = names[root]
