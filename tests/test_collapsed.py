@@ -167,3 +167,20 @@ def test_the_command_line_prints_the_collapsed_form_instead_of_none_found(capsys
     assert main(["derive", "tanh(Z)", "--wrt", "Z", "--shape", "Z=3x4", "--format", "json"]) == 0
     s = json.loads(capsys.readouterr().out)["structure"]
     assert s["notation"] == "1 - tanh(Z) ** 2" and "⊙" in s["chain_rule"]
+
+
+def test_a_structure_that_holds_only_at_these_values_gets_no_notation():
+    # at Z = 1 every f′(z) is the same, so the reducer finds a multiple of the identity; that
+    # collapse is a coincidence of the values, and no notation is claimed for it
+    d = td.derive("tanh(Z)", "Z", shapes={"Z": (2, 3)})
+    form = form_with_notation(d, {"Z": np.ones((2, 3))})
+    assert form.structure == "scaled_identity" and form.notation is None
+    form = form_with_notation(d, _values({"Z": (2, 3)}))
+    assert form.structure == "diagonal" and form.notation == "1 - tanh(Z) ** 2"
+
+
+def test_the_renderings_of_a_form_show_its_notation():
+    d = td.derive("W.T @ A", "W", shapes={"W": (3, 2), "A": (3, 4)})
+    form = form_with_notation(d, _values({"W": (3, 2), "A": (3, 4)}), names={"f": "Z"})
+    assert "collapsed to (3, 4) = A, rule 'einsum'" in str(form)
+    assert form.to_latex().endswith("\\mathbf{F} = A")

@@ -52,8 +52,10 @@ from typing import Any
 
 import numpy as np
 
+from ..core.ctensor import expand_core
 from ..core.errors import TensorDerivError
 from ..symbolic.derivative import Derivative, derive
+from ..symbolic.evaluate import Program
 from ..symbolic.expr import Expr
 from ..symbolic.functions import FUNCTIONS
 from ..symbolic.nodes import Einsum, Node, Sum
@@ -211,7 +213,32 @@ def wrap(text: str) -> str:
     return text if _atom(text) else f"({text})"
 
 
-def _single(node: Node, form: MatrixForm, values: Mapping[str, Any]
+def _generic(derivative: Derivative, restricted: Node, form: MatrixForm,
+             values: Mapping[str, Any]) -> bool:
+    """The structure holds near ``values`` too, not by a coincidence of these values.
+
+    A structure read from the numbers (a diagonal that is constant at all-ones values, a row of
+    relu′ that happens to be all 0) collapses more than the derivative does; its notation
+    would hold at this point only. So the full derivative is evaluated again at values moved a
+    little at random, and rebuilt from the collapsed node there.
+    """
+    rng = np.random.default_rng(20240601)
+    moved = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()
+             if k in derivative.variables_allowed}
+    moved = {k: v + 0.05 * (1.0 + np.abs(v)) * rng.standard_normal(np.shape(v))
+             for k, v in moved.items()}
+    try:
+        full = np.asarray(derivative.evaluate(moved).dense())
+        program = Program(restricted)
+        core = np.asarray(program.run({k: moved[k] for k in program.needed}).dense())
+    except (TensorDerivError, ValueError, ArithmeticError):
+        return False
+    rebuilt = np.asarray(expand_core(core.reshape(form.core().shape), form.axis_map,
+                                     form.full_shape))
+    return _same(rebuilt, full)
+
+
+def _single(derivative: Derivative, form: MatrixForm, values: Mapping[str, Any]
             ) -> tuple[str | None, str | None]:
     """(array text, core text) for a one-factor form.
 
@@ -220,9 +247,10 @@ def _single(node: Node, form: MatrixForm, values: Mapping[str, Any]
     """
     core = form.core()
     for keep in (True, False):
-        text = _write(_restricted(node, form, keep))
+        restricted = _restricted(derivative.node, form, keep)
+        text = _write(restricted)
         core_text = _checked(text, core, values)
-        if core_text is None:
+        if core_text is None or not _generic(derivative, restricted, form, values):
             continue
         if _transposed(form) and core.ndim == 2:
             whole = _checked(f"{wrap(core_text)}.T", form.array, values)
@@ -331,10 +359,14 @@ def _squeezed(derivative: Derivative, values: Mapping[str, Any]
 
 def _annotated(derivative: Derivative, form: MatrixForm,
                values: Mapping[str, Any]) -> MatrixForm:
-    if form.structure == "zero":
+    if form.structure == "zero":  # zero near these values too, not by coincidence
         text = "0" if form.array.ndim == 0 else f"zeros({tuple(form.array.shape)})"
-        return replace(form, notation=text)
-    text, core_text = _single(derivative.node, form, values)
+        zero = einsum(0.0, [], tuple(range(len(form.axes))),
+                      {k: a.size for k, a in enumerate(form.axes)})
+        generic = _generic(derivative, zero, replace(form, axis_map=tuple(
+            range(len(form.axes))), factors=(np.zeros(form.full_shape),)), values)
+        return replace(form, notation=text if generic else None)
+    text, core_text = _single(derivative, form, values)
     if len(form.factors) == 1:
         return replace(form, notation=text, factor_notation=(core_text,) if core_text else ())
     found = _kron(derivative.node, form, values)

@@ -46,6 +46,7 @@ import numpy as np
 from ..core.axes import Axis
 from ..core.ctensor import expand_core
 from ..core.errors import ShapeError
+from .latex import latex_or_text
 from .layouts import axis_name, flatten, groups, present, slot_order
 from .rules import APPLY, apply_einsum, positions
 
@@ -504,7 +505,9 @@ class MatrixForm:
         lines = [
             f"{self._leibniz(y)}: {self.structure} — {self.formula()}",
             f"  full c-tensor {self.full_shape}, notes' layout: wrt {wrt or '—'} | of {of or '—'}",
-            f"  collapsed to {self.array.shape}, rule {self.rule!r}: {self.chain_text()}",
+            f"  collapsed to {self.array.shape}"
+            + (f" = {self.notation}" if self.notation else "")
+            + f", rule {self.rule!r}: {self.chain_text()}",
             f"  rows: {self.rows}; columns: {self.cols}",
             f"  note: {self.note}",
         ]
@@ -530,7 +533,7 @@ class MatrixForm:
             return f"{head} = I"
         if self.structure == "scaled_identity":
             return f"{head} = {self._factor_names()[0]}\\,I"
-        mat = _bmatrix(self.array)
+        mat = latex_or_text(self.notation) if self.notation else _bmatrix(self.array)
         if self.structure in ("dense", "symmetric"):
             return f"{head} = {mat}"
         if self.rule == "elementwise":
