@@ -198,3 +198,22 @@ def test_bad_input_is_refused_clearly():
     d = td.derive("sum(x)", "x", shapes={"x": (2,)})
     with pytest.raises(TypeError, match=r"td\.explain"):
         td.explain(d, "x")
+
+
+def test_a_layer_with_a_bias_column_is_one_quantity():
+    shapes = {"W": (3, 2), "A": (3, 4), "b": (2, 1), "Y": (2, 4)}
+    v = _rng_values(shapes, seed=4)
+    e = td.explain("sum((tanh(W.T @ A + b) - Y) ** 2)", "W", v)
+    assert [d[:2] for d in e.definitions] == [("Z1", "W.T @ A + b"), ("A1", "tanh(Z1)"),
+                                              ("L", "sum((A1 - Y) ** 2)")]
+    assert e.factors[0].form.notation == "A" and e.backward[-1] == "∂L/∂W = A (∂L/∂Z1)ᵀ"
+    A, b, Y = v["A"], v["b"], v["Y"]
+    fd = dense(lambda W: np.sum((np.tanh(W.T @ A + b) - Y) ** 2), v["W"], 1, 1e-3)
+    np.testing.assert_allclose(e.final.array, fd, rtol=1e-7, atol=1e-9)
+    assert e.chain_error <= 1e-12 * max(1.0, e.scale)
+    # ∂L/∂b: the path goes through the bias, ∂Z1/∂b collapses to a sum over the batch
+    e = td.explain("sum((tanh(W.T @ A + b) - Y) ** 2)", "b", v)
+    assert [f.name for f in e.factors] == ["∂Z1/∂b", "∂A1/∂Z1", "∂L/∂A1"]
+    fd = dense(lambda b: np.sum((np.tanh(v["W"].T @ A + b) - Y) ** 2), b, 1, 1e-3)
+    np.testing.assert_allclose(e.final.array, fd, rtol=1e-7, atol=1e-9)
+    assert e.chain_error <= 1e-12 * max(1.0, e.scale)

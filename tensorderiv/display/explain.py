@@ -29,6 +29,7 @@ Example — one layer of the notes' network:
 
 from __future__ import annotations
 
+import ast
 import html
 import itertools
 import re
@@ -48,7 +49,6 @@ from ..forms.reduce import chain
 from ..symbolic.derivative import Derivative, derive
 from ..symbolic.evaluate import Program
 from ..symbolic.expr import Expr
-from ..symbolic.functions import FUNCTIONS
 from ..symbolic.nodes import Apply, Einsum, Node, Sum, Var, walk
 from ..symbolic.parse import parse
 from ..symbolic.simplify import add, einsum
@@ -58,6 +58,7 @@ __all__ = ["Explanation", "Factor", "explain"]
 WIDTH = 88
 _STEP = float(np.finfo(np.float64).eps) ** (1 / 3)
 _MAX_PERTURBED = 64
+_ACTIVATIONS = frozenset({"tanh", "sigmoid", "relu", "softplus", "exp", "sin", "cos", "abs"})
 _RULE_WORDS = {
     "outer": "outer product with the notes' transpose (A.61)",
     "elementwise": "element-wise product ⊙ (Concept 34)",
@@ -324,13 +325,16 @@ def _seeded(expr: Expr, seed: int = 0) -> tuple[dict[str, np.ndarray], str]:
 
 # ---------------------------------------------------------------------- the path
 def _layer(n: Node) -> bool:
-    """A product with other operands: Z = WᵀA, the notes' layer."""
+    """A product with other operands, Z = WᵀA (the notes' layer), or one plus a bias."""
+    if isinstance(n, Sum):  # WᵀA + b: a bias is added (a target, Z − Y, is subtracted)
+        return all(c == 1.0 for c, _ in n.terms) and any(
+            isinstance(t, Einsum) and len(t.terms) >= 2 for _, t in n.terms)
     return isinstance(n, Einsum) and len(n.terms) >= 2
 
 
 def _activation(n: Node) -> bool:
-    """An element-wise function of a layer: A = f(Z)."""
-    return isinstance(n, Apply) and FUNCTIONS[n.fn].elementwise and _layer(n.arg)
+    """An activation function of a layer: A = f(Z)."""
+    return isinstance(n, Apply) and n.fn in _ACTIVATIONS and _layer(n.arg)
 
 
 def _path(root: Node, name: str) -> list[Node] | None:
@@ -494,8 +498,10 @@ def explain(
                              "every variable a value, or none to draw them")
     root = e.node
     path = _path(root, name) if order == 1 else None
-    named = [n for n in (path or [])[:-1] if (_layer(n) or _activation(n))
-             and not (n is root and root.ndim == 0)]  # a scalar output is the loss, L
+    steps = path or []
+    named = [n for k, n in enumerate(steps[:-1]) if (_layer(n) or _activation(n))
+             and not (n is root and root.ndim == 0)  # a scalar output is the loss, L
+             and not (k and isinstance(steps[k - 1], Sum) and _layer(steps[k - 1]))]  # + b
     names = _names(named, root, name, set(d.variables_allowed))
     kept = [n for n in named if n is not root]
     out_name = names[root]
@@ -568,11 +574,32 @@ def _definition(upper_text: str, lower_text: str, name: str, body: Node,
     return _write(body)
 
 
+def _segments(text: str, shapes: Mapping[str, tuple[int, ...]]) -> dict[Node, str]:
+    """Each subexpression of ``text`` as the user wrote it, by the node it reads as."""
+    out: dict[Node, str] = {}
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return out
+    for a in ast.walk(tree):
+        segment = ast.get_source_segment(text, a) if isinstance(a, ast.expr) else None
+        if not segment:
+            continue
+        try:
+            node = parse(segment, dict(shapes)).node
+        except (TensorDerivError, TypeError, ValueError, SyntaxError):
+            continue
+        out.setdefault(node, segment)
+    return out
+
+
 def _factors(nodes: list[Node], names: dict[Node, str], values: dict[str, np.ndarray],
              root_text: str) -> tuple[list[Factor], list[str],
                                       list[tuple[str, str, tuple[int, ...]]]]:
     """Each ∂(upper)/∂(lower) along the path, in the notes' order, and the definitions."""
-    texts = {n: _write(n) for n in nodes[1:]}
+    written = _segments(root_text, {n.name: n.shape for n in walk(nodes[0])
+                                    if isinstance(n, Var)})
+    texts = {n: written.get(n) or _write(n) for n in nodes[1:]}
     texts[nodes[0]] = root_text
     factors: list[Factor] = []
     definitions: list[tuple[str, str, tuple[int, ...]]] = []
