@@ -10,11 +10,14 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import tensorderiv as td
 from tensorderiv.cli import main
 from tensorderiv.forms.collapsed import chain_rule, form_with_notation
 from tensorderiv.testing import check_derivative
+from tensorderiv.testing.strategies import expressions, values_for
 
 
 def _sigmoid(v):
@@ -184,3 +187,28 @@ def test_the_renderings_of_a_form_show_its_notation():
     form = form_with_notation(d, _values({"W": (3, 2), "A": (3, 4)}), names={"f": "Z"})
     assert "collapsed to (3, 4) = A, rule 'einsum'" in str(form)
     assert form.to_latex().endswith("\\mathbf{F} = A")
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.data())
+def test_collapsed_notation_of_random_derivatives_is_never_wrong(data):
+    # any rank: the collapsed array's notation, when one is written, has its numbers
+    g = data.draw(expressions(max_depth=2, functions=[
+        "exp", "tanh", "sigmoid", "square", "add", "sub", "mul", "sum", "outer", "matmul", "T",
+        "diag", "trace"]))
+    values = data.draw(values_for(g.shapes))
+    name = data.draw(st.sampled_from(sorted(g.shapes)))
+    d = td.derive(g.expr, name)
+    ct = d.evaluate(values)
+    assume(np.all(np.isfinite(ct.core)))
+    form = form_with_notation(d, values)
+    assume(form.notation is not None)
+    arr = np.asarray(form.array)
+    got = numpy_value(form.notation, values)
+    assert [n for n in got.shape if n > 1] == [n for n in arr.shape if n > 1], form.notation
+    scale = max(1.0, float(np.abs(arr).max(initial=0.0)))
+    np.testing.assert_allclose(got.reshape(arr.shape), arr, rtol=1e-8, atol=1e-8 * scale)
+    assert len(form.factor_notation) in (0, len(form.factors))
+    for text, factor in zip(form.factor_notation, form.factors, strict=False):
+        np.testing.assert_allclose(numpy_value(text, values).reshape(factor.shape), factor,
+                                   rtol=1e-8, atol=1e-8 * scale)
