@@ -46,8 +46,8 @@ def test_one_layer_of_the_notes_network_with_tanh():
     assert (dZ.form.structure, dZ.form.notation) == ("delta", "A")
     assert dZ.form.formula() == "𝐓[i,j,k,l] = A[i,l]·δ[j,k]"
     assert "A.74-A.76" in dZ.form.note
-    assert dZ.rule.startswith("matrix product with the notes' transpose (A.61): "
-                              "∂L/∂W = A (∂L/∂Z1)ᵀ")
+    assert dZ.rule.startswith("matrix product with the notes' transpose: ∂L/∂W = A (∂L/∂Z1)ᵀ")
+    assert "A.61" in dZ.rule
     # ∂A/∂Z → f′(Z), used with ⊙ (Concept 34)
     assert dA.full_shape == (2, 4, 2, 4)
     assert (dA.form.structure, dA.form.notation) == ("diagonal", "1 - tanh(Z1) ** 2")
@@ -78,10 +78,11 @@ def test_the_notes_vector_case_and_a_column_vector_read_the_same():
         e = td.explain("sum(sigmoid(W.T @ x))", "W", shapes=shapes)
         dZ, dA, _ = e.factors
         assert (dZ.form.notation, dZ.form.rule) == ("x", "outer")
-        assert dZ.rule.startswith("outer product with the notes' transpose (A.61)")
+        assert dZ.rule.startswith("outer product with the notes' transpose: ∂L/∂W = x")
         assert dA.form.notation == "sigmoid(-Z1) * sigmoid(Z1)"
         assert e.backward[-1] == "∂L/∂W = x (∂L/∂Z1)ᵀ"
         assert "drawn with numpy.random.default_rng(0)" in e.values_note
+        np.testing.assert_array_equal(e.values["x"].shape, xs)
         assert e.chain_error < 1e-12
 
 

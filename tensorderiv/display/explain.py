@@ -35,7 +35,7 @@ import itertools
 import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,7 +60,7 @@ _STEP = float(np.finfo(np.float64).eps) ** (1 / 3)
 _MAX_PERTURBED = 64
 _ACTIVATIONS = frozenset({"tanh", "sigmoid", "relu", "softplus", "exp", "sin", "cos", "abs"})
 _RULE_WORDS = {
-    "outer": "outer product with the notes' transpose (A.61)",
+    "outer": "outer product with the notes' transpose",
     "elementwise": "element-wise product ⊙ (Concept 34)",
     "matmul": "matrix product",
     "scale": "scaling by a number",
@@ -118,6 +118,7 @@ class Explanation:
         perturbed: how many entries of the variable were moved for them.
         values_note: where the values came from.
         width: the text's line width.
+        values: the values used (drawn ones included, to reproduce the numbers).
     """
 
     expression: str
@@ -135,6 +136,7 @@ class Explanation:
     perturbed: int
     values_note: str
     width: int = WIDTH
+    values: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ the parts
     @property
@@ -165,8 +167,10 @@ class Explanation:
             out.append(("Chain rule (notes A.61)", [f"{self.derivative_name} = {prod}"]))
         for k, f in enumerate(self.factors, start=1):
             form = f.form
+            wrt_shape = self.shapes.get(f.wrt, form.wrt_shape) if self.order == 2 else \
+                form.wrt_shape
             lines = [f"full c-tensor {_size(f.full_shape)} ({f.wrt}: "
-                     f"{_size(form.wrt_shape)}, {f.of}: {_size(form.of_shape)}), notes' layout",
+                     f"{_size(wrt_shape)}, {f.of}: {_size(form.of_shape)}), notes' layout",
                      f"structure: {form.structure} — {form.formula()}"]
             collapsed = form.notation or "(no matrix notation; the 𝐅 of the formula)"
             lines.append(f"collapsed form: {collapsed}, {_size(np.shape(form.array))}, rows "
@@ -513,7 +517,9 @@ def explain(
     if order == 2:
         grad = derive(e, name)
         g_form = form_with_notation(grad, vals, names={"f": out_name})
-        factors = [_factor(g_form, out_name, name), _factor(final, out_name, name, hessian=True)]
+        factors = [_factor(g_form, out_name, name, rule="nothing yet: the gradient, "
+                           "differentiated again in step 2"),
+                   _factor(final, out_name, name, hessian=True)]
         definitions = [(out_name, e.text, e.shape)]
     if len(factors) > 1 and order == 1:
         product = chain(*[f.form for f in factors])
@@ -540,16 +546,20 @@ def explain(
         backward=tuple(backward) or (chain_rule(final),), final=final,
         notation=matrix_notation(d), chain_error=chain_error,
         scale=float(np.max(np.abs(full), initial=0.0)), differences_error=fd_error,
-        perturbed=perturbed, values_note=note, width=width)
+        perturbed=perturbed, values_note=note, width=width, values=vals)
 
 
-def _factor(form: MatrixForm, of: str, wrt: str, hessian: bool = False) -> Factor:
+def _factor(form: MatrixForm, of: str, wrt: str, hessian: bool = False,
+            rule: str | None = None) -> Factor:
     step = chain_rule(form)
-    if form.derivative and not form.of_shape:
-        rule = ("the Hessian itself: the derivative of the gradient" if hessian else
+    if rule is not None:
+        pass
+    elif form.derivative and not form.of_shape:
+        rule = ("the Hessian itself, the derivative of the gradient: a matrix that acts on a "
+                "step u as H u (a Newton step solves H u = −g)" if hessian else
                 f"nothing: {of} is a scalar, this gradient starts the backward pass")
     elif form.rule == "einsum" and "Σ" not in step:
-        rule = "matrix product with the notes' transpose (A.61)"
+        rule = "matrix product with the notes' transpose"
     else:
         rule = _RULE_WORDS.get(form.rule, form.rule)
     rule = f"{rule}: {step}" if "itself" not in step else rule
