@@ -218,3 +218,18 @@ def test_a_layer_with_a_bias_column_is_one_quantity():
     fd = dense(lambda b: np.sum((np.tanh(v["W"].T @ A + b) - Y) ** 2), b, 1, 1e-3)
     np.testing.assert_allclose(e.final.array, fd, rtol=1e-7, atol=1e-9)
     assert e.chain_error <= 1e-12 * max(1.0, e.scale)
+
+
+def test_relu_keeps_the_structure_that_holds_everywhere():
+    # relu′ = step is piecewise constant: at some values a whole row has one sign, and the
+    # numbers alone would collapse further; the explanation keeps the diagonal the derivative
+    # has everywhere (notes Concept 32), f′(Z) = step(Z), used with ⊙
+    for seed in range(4):
+        shapes = {"W": (3, 2), "A": (3, 4)}
+        v = _rng_values(shapes, seed=seed)
+        e = td.explain("sum(relu(W.T @ A))", "W", v)
+        dA = e.factors[1]
+        assert (dA.form.structure, dA.form.notation) == ("diagonal", "step(Z1)")
+        assert "⊙" in dA.rule
+        fd = dense(lambda W, A=v["A"]: np.sum(np.maximum(W.T @ A, 0)), v["W"], 1, 1e-5)
+        np.testing.assert_allclose(e.final.array, fd, rtol=1e-6, atol=1e-8)

@@ -564,7 +564,8 @@ def _factor(form: MatrixForm, of: str, wrt: str, hessian: bool = False,
         rule = _RULE_WORDS.get(form.rule, form.rule)
     rule = f"{rule}: {step}" if "itself" not in step else rule
     name = f"∂²{of}/∂{wrt}²" if hessian else f"∂{of}/∂{wrt}"
-    return Factor(name, of, wrt, form, rule, step.split("  (")[0].split(": the ")[0])
+    short = step.split("  (")[0].split(": the ")[0]
+    return Factor(name, of, wrt, form, rule, step if "𝐉" in short else short)
 
 
 def _definition(upper_text: str, lower_text: str, name: str, body: Node,
@@ -624,7 +625,7 @@ def _factors(nodes: list[Node], names: dict[Node, str], values: dict[str, np.nda
         definitions.append((names[upper], text, upper.shape))
         d = derive(Expr(body, text), lower_var.name)
         form = form_with_notation(d, {k: vals[k] for k in d.variables_allowed},
-                                  names={"f": names[upper]})
+                                  names={"f": names[upper]}, exact=True)
         factors.append(_factor(form, names[upper], lower_var.name))
     factors.reverse()
     definitions.reverse()

@@ -414,13 +414,17 @@ def collapsed_notation(derivative: Derivative, form: MatrixForm,
 
 
 def form_with_notation(derivative: Derivative, values: Mapping[str, Any], *,
-                       names: Mapping[str, str] | None = None) -> MatrixForm:
+                       names: Mapping[str, str] | None = None,
+                       exact: bool = False) -> MatrixForm:
     """Evaluate ``derivative`` at ``values``, reduce it, and write its collapsed notation.
 
     Args:
         derivative: a derivative from ``td.derive``.
         values: variable name → array.
         names: new names for the output's axes (``{"f": "Z"}``), for the renderings.
+        exact: when the c-tensor's storage holds structure (deltas, constant axes), keep only
+            that (what the derivative is everywhere) and do not search the values for more
+            (what it may also be at these values: relu′ constant along a row of one sign).
 
     Example:
         >>> import numpy as np
@@ -437,7 +441,8 @@ def form_with_notation(derivative: Derivative, values: Mapping[str, Any], *,
     if names:
         ct = ct.with_axes([replace(a, var=names.get(a.var, a.var)) if a.role == "of" else a
                            for a in ct.axes], wrt=ct.wrt)
-    form = ct.matrix_form()
+    stored = ct.has_deltas or any(c is None for c in ct.axis_map)
+    form = ct.matrix_form(search=not (exact and stored))
     if names and form.of_name in names:  # a scalar output has no axis to carry its name
         form = replace(form, of_name=names[form.of_name])
     return collapsed_notation(derivative, form, values)
