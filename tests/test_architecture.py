@@ -20,7 +20,7 @@ LAYERS: dict[str, list[set[str]]] = {
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate"}, {"evaluate"}, {"derivative"}],
     "forms": [{"structure", "layouts", "latex"}, {"rules"}, {"matrixform"}, {"reduce"},
-              {"notation"}, {"collapsed"}],
+              {"notation"}, {"collapsed"}, {"factors"}],
     "display": [{"explain"}],
     "testing": [{"strategies", "differences"}, {"check"}],
     "cli": [{"values"}, {"report"}, {"render", "demo"}, {"app"}],
