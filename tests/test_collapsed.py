@@ -212,3 +212,17 @@ def test_collapsed_notation_of_random_derivatives_is_never_wrong(data):
     for text, factor in zip(form.factor_notation, form.factors, strict=False):
         np.testing.assert_allclose(numpy_value(text, values).reshape(factor.shape), factor,
                                    rtol=1e-8, atol=1e-8 * scale)
+
+
+@pytest.mark.parametrize(("text", "wrt"), [("sum(exp(v0) @ exp(v1))", "v1"),
+                                           ("sum(v0 @ v1)", "v0")])
+def test_found_by_the_property_a_vector_text_must_hold_for_the_users_columns(text, wrt):
+    # with size-1 axes the text written for the notes' vectors (diag(v), sum(v, axis=1))
+    # can read differently on the user's (n, 1, …) arrays; then it is not claimed
+    shapes = {"v0": (2, 1, 1), "v1": (2, 1, 2)}
+    v = _values(shapes, seed=11)
+    form = form_with_notation(td.derive(text, wrt, shapes=shapes), v)
+    if form.notation is not None:
+        got = numpy_value(form.notation, v)
+        assert [n for n in got.shape if n > 1] == [n for n in form.array.shape if n > 1]
+        np.testing.assert_allclose(got.reshape(form.array.shape), form.array, rtol=1e-10)

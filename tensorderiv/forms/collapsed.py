@@ -401,13 +401,14 @@ def collapsed_notation(derivative: Derivative, form: MatrixForm,
         form2 = _annotated(d2, d2.evaluate(v2).matrix_form(), v2)
     except TensorDerivError:
         return out
-    text = _checked(form2.notation, form.array, v2)
+    # the notes' vector is the user's column too: the text must hold with either
+    text = _checked(_checked(form2.notation, form.array, v2), form.array, values)
     if text is None:
         return out
     same = len(form2.factors) == len(out.factors) and all(
         _same(a, b) for a, b in zip(form2.factors, out.factors, strict=True))
     if same and form2.factor_notation and all(
-            notation_value(t, v2).shape == f.shape
+            _checked(t, f, values) and notation_value(t, values).shape == f.shape
             for t, f in zip(form2.factor_notation, out.factors, strict=True)):
         return replace(out, notation=text, factor_notation=form2.factor_notation)
     return replace(out, notation=text)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -189,7 +190,7 @@ def factor(form: MatrixForm, of: str, wrt: str, hessian: bool = False,
     step = chain_rule(form)
     if rule is not None:
         pass
-    elif form.derivative and not form.of_shape:
+    elif form.derivative and math.prod(form.of_shape) == 1:
         rule = ("the Hessian itself, the derivative of the gradient: a matrix that acts on a "
                 "step u as H u (a Newton step solves H u = −g)" if hessian else
                 f"nothing: {of} is a scalar, this gradient starts the backward pass")

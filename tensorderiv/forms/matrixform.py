@@ -416,7 +416,7 @@ class MatrixForm:
         """
         _, y = self._names()
         wrt, of = positions(self)
-        if self.derivative and not of:  # ∂s/∂v, ∂²s/∂v²: the answer itself, nothing to chain
+        if self.derivative and math.prod(self.of_shape) == 1:  # a scalar (or 1×1): the answer
             return self._scalar_text(y)
         loss = "ℒ" if "L" in (*self.wrt_names, y) else "L"  # never one of the named variables
         lhs = self._leibniz(loss)
