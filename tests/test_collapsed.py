@@ -130,7 +130,7 @@ def test_kronecker_factors_are_named_and_rescaled_to_them():
     for text, factor in zip(form.factor_notation, form.factors, strict=True):
         np.testing.assert_allclose(numpy_value(text, v), factor, rtol=1e-12)
     assert form.formula() == "𝐓[i,j,k,l] = A.T[i,k]·B[j,l]"
-    assert chain_rule(form) == "∂L/∂X = A.T · ∂L/∂f · Bᵀ  (the notes' matrix is B ⊗ A.T)"
+    assert chain_rule(form) == "∂L/∂X = Aᵀ · ∂L/∂f · Bᵀ  (the notes' matrix is B ⊗ A.T)"
     g = np.random.default_rng(0).normal(size=(2, 2))              # ∂L/∂(AXB)
     np.testing.assert_allclose(form.apply(g), v["A"].T @ g @ v["B"].T, rtol=1e-12)
 

@@ -485,7 +485,7 @@ class MatrixForm:
         if order is None or len(order) != 2 or not len(self.wrt_shape) == len(self.of_shape) == 2:
             return None
         a, b = (self._factor_names()[k] for k in order)
-        return f"{lhs} = {b} · {g} · {a}ᵀ", f"the notes' matrix is {a} ⊗ {b}"
+        return f"{lhs} = {_sup_t(b)} · {g} · {_sup_t(a, True)}", f"the notes' matrix is {a} ⊗ {b}"
 
     def _index_text(self, lhs: str, g: str, wrt: list[int], of: list[int]) -> str:
         """The chain rule in index notation, summed over the output's indices."""
@@ -547,6 +547,14 @@ class MatrixForm:
         if len(self.factors) > 1 or self.factors[0].ndim == 0:
             return f"{head}:\\quad {body}"
         return f"{head}:\\quad {body},\\quad \\mathbf{{F}} = {mat}"
+
+
+def _sup_t(name: str, transpose: bool = False) -> str:
+    """``A.T`` as ``Aᵀ``; with ``transpose``, the name transposed (``A.T`` → A, ``B`` → Bᵀ)."""
+    plain = name[:-2] if name.endswith(".T") and name[:-2].isidentifier() else None
+    if transpose:
+        return plain if plain is not None else f"{name}ᵀ"
+    return f"{plain}ᵀ" if plain is not None else name
 
 
 def _wrap(text: str) -> str:
