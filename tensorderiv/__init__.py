@@ -7,6 +7,11 @@ Example:
     >>> g = td.derive(td.sum(td.tanh(W.T @ x)), W)
     >>> g.evaluate({"W": np.zeros((3, 2)), "x": np.array([1.0, 2.0, 3.0])}).shape
     (3, 2)
+
+The chain rule step by step, as the notes show it (A.9) — ∂Z/∂W collapses to the input:
+    >>> e = td.explain("sum(tanh(W.T @ x))", "W", shapes={"W": (3, 2), "x": (3,)})
+    >>> e.factors[0].name, e.factors[0].form.notation, e.backward[-1]
+    ('∂Z1/∂W', 'x', '∂L/∂W = x (∂L/∂Z1)ᵀ')
 """
 
 from .core.axes import Axis
@@ -32,6 +37,7 @@ from .core.options import (
     set_progress,
 )
 from .display import plot
+from .display.explain import explain
 from .forms.notation import einsum_notation, matrix_notation
 from .forms.reduce import MatrixForm, chain, reduce, to_layout
 from .symbolic.derivative import Compiled, Derivative, derive, evaluate
@@ -96,6 +102,7 @@ __all__ = [
     "einsum_notation",
     "evaluate",
     "exp",
+    "explain",
     "get_dense_limit",
     "get_progress",
     "inv",

@@ -20,9 +20,9 @@ LAYERS: dict[str, list[set[str]]] = {
              {"arithmetic", "progress", "backends"}, {"ctensor"}, {"contract"}],
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate", "substitute"}, {"evaluate"}, {"derivative"}],
-    "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"naming"},
-              {"products"}, {"matrixtext"}, {"notation"}],
-    "display": [{"html"}, {"rich"}, {"plot"}],
+    "forms": [{"structure", "layouts", "latex"}, {"rules"}, {"matrixform"}, {"reduce"},
+              {"naming"}, {"products"}, {"matrixtext"}, {"notation"}, {"collapsed"}, {"factors"}],
+    "display": [{"html"}, {"rich"}, {"plot"}, {"explain"}],
     "testing": [{"strategies", "differences"}, {"check"}],
     "cli": [{"values"}, {"report"}, {"render", "demo"}, {"app"}],
     "": [{"__main__"}],  # the package's own __init__ sits above everything

@@ -97,12 +97,13 @@ def test_structure_names_the_users_variables(capsys):
     M = np.array(r["at"]["values"]["M"])
     np.testing.assert_array_equal(np.array(r["matrix_form"]), M.T)   # notes Definition 17
     assert (s["rows"], s["cols"], s["shape"]) == ("f[1]", "f[0]", [3, 2])
-    assert s["chain_rule"] == "∂L/∂s = tr(𝐉 · ∂L/∂f)  (𝐉 the matrix form, notes Definition 17)"
+    assert s["chain_rule"] == "∂L/∂s = tr(M.T · ∂L/∂f)  (the matrix form, notes Definition 17)"
+    assert s["notation"] == "M.T"
     status, out, _ = run(capsys, "derive", "s * sum(x)", "--wrt", "s", "--shape", "s=",
                          "--shape", "x=2")
     assert status == 0
     line = next(t for t in out.splitlines() if t.startswith("chain rule"))
-    assert line.startswith("chain rule    ∂L/∂s = ") and line.endswith(" · ∂L/∂f")
+    assert line.startswith("chain rule    ∂f/∂s = sum(x): the derivative itself (f is a scalar")
     assert "X" not in line
 
 

@@ -24,11 +24,12 @@ JSON fields:
         reads (null: constant along it; shared: a Kronecker delta).
     core_shape: the shape actually stored, or null when it was not evaluated.
     structure: the notes' matrix form found, or null: ``{"name", "rule", "formula",
-        "chain_rule", "rows", "cols", "note", "shape"}`` — the structure (``"dense"``,
+        "chain_rule", "rows", "cols", "note", "shape", "notation"}`` — the structure (``"dense"``,
         ``"diagonal"``, ``"delta"`` …), how it enters a chain rule (``"matmul"``,
         ``"elementwise"``, ``"outer"`` …), the full tensor in terms of the collapsed one (or
-        null), the chain rule in words (or null), what rows and columns stand for, why, and the
-        collapsed shape.
+        null), the chain rule in words (or null), what rows and columns stand for, why, the
+        collapsed shape, and the collapsed array in matrix notation (``"A"`` for ∂Z/∂W with
+        Z = WᵀA; null when none can be written).
     structure_note: why there is no matrix form, or null.
     at: null without ``--at``; else ``{"source": "seed" | "file", "seed", "path", "drawn",
         "values"}``, where ``values`` holds every input used, by variable name, and ``drawn``
@@ -114,15 +115,26 @@ def _check_line(check: Check) -> str:
             f"{verdict}")
 
 
+def _matrix_line(report: Report) -> str:
+    """The derivative in matrix notation, else its collapsed form's (the notes' A.9 answers)."""
+    if report.matrix_notation:
+        return report.matrix_notation
+    s = report.structure
+    if s is not None and s.notation:
+        return f"{s.notation}  (the collapsed form, {s.name}: {s.formula})"
+    return _NONE_FOUND
+
+
 def render_text(report: Report) -> str:
     """The report for a person reading a terminal."""
     shapes = "  ".join(f"{n}: {_shape(s)}" for n, s in report.shapes.items())
     lines = [f"{report.derivative}    ({shapes})", ""]
-    lines.append(f"matrix form   {report.matrix_notation or _NONE_FOUND}")
+    lines.append(f"matrix form   {_matrix_line(report)}")
     if report.structure is not None:
         s = report.structure
         lines.append(f"structure     {s.name}" + (f": {s.formula}" if s.formula else ""))
-        lines.append(f"collapsed     {_shape(s.shape)}, rows {s.rows}, columns {s.cols}")
+        value = f" = {s.notation}" if s.notation else ""
+        lines.append(f"collapsed     {_shape(s.shape)}{value}, rows {s.rows}, columns {s.cols}")
         lines.append(f"chain rule    {s.chain_rule or s.rule}")
         lines.append(f"why           {s.note}")
     elif report.structure_note:
@@ -185,8 +197,14 @@ def render_latex(report: Report) -> str:
     rhs = latex_or_text(report.matrix_notation) if report.matrix_notation else None
     lines = [f"% {report.derivative}: " + ", ".join(
         f"{n} {_shape(s)}" for n, s in report.shapes.items())]
-    lines += [r"\[", f"  {d} = {rhs}" if rhs else f"  {d}", r"\]"]
-    if rhs is None:
+    collapsed = report.structure.notation if report.structure is not None else None
+    if rhs is None and collapsed:  # the collapsed array, e.g. ∂Z/∂W → A (notes A.76)
+        lines += [r"\[", f"  {d} \\longrightarrow {latex_or_text(collapsed)}", r"\]",
+                  f"% the collapsed form ({report.structure.name}): "  # type: ignore[union-attr]
+                  f"{report.structure.formula}"]  # type: ignore[union-attr]
+    else:
+        lines += [r"\[", f"  {d} = {rhs}" if rhs else f"  {d}", r"\]"]
+    if rhs is None and not collapsed:
         lines.append(f"% matrix form: {_NONE_FOUND}")
     if report.structure is not None:
         lines.append(f"% structure: {report.structure.name}, {report.structure.note}")
@@ -242,7 +260,8 @@ def to_json_object(report: Report) -> dict[str, Any]:
         "core_shape": None if report.core_shape is None else list(report.core_shape),
         "structure": None if s is None else {
             "name": s.name, "rule": s.rule, "formula": s.formula, "chain_rule": s.chain_rule,
-            "rows": s.rows, "cols": s.cols, "note": s.note, "shape": list(s.shape)},
+            "rows": s.rows, "cols": s.cols, "note": s.note, "shape": list(s.shape),
+            "notation": s.notation},
         "structure_note": report.structure_note,
         "at": None if v is None else {"source": v.source, "seed": v.seed, "path": v.path,
                                       "drawn": v.drawn, "values": v.arrays},

@@ -36,6 +36,8 @@ from ..core.axes import Axis, of_axes, wrt_axes
 from ..core.ctensor import CTensor, Layout
 from ..core.errors import DomainError, TensorDerivError
 from ..forms import notation
+from ..forms.collapsed import chain_rule, collapsed_notation
+from ..forms.matrixform import MatrixForm
 from ..forms.notation import einsum_notation
 from ..symbolic.derivative import Derivative, derive
 from ..symbolic.evaluate import Program
@@ -90,6 +92,7 @@ class Structure:
         cols: what its columns stand for.
         note: why this shape and this collapse, with the notes' reference.
         shape: the collapsed array's shape.
+        notation: the collapsed array in matrix notation (``A`` for ∂Z/∂W, Z = WᵀA), or None.
     """
 
     name: str
@@ -100,6 +103,7 @@ class Structure:
     cols: str
     note: str
     shape: tuple[int, ...]
+    notation: str | None = None
 
 
 def describe_form(form: Any) -> Structure:
@@ -112,10 +116,11 @@ def describe_form(form: Any) -> Structure:
         >>> describe_form(d.evaluate({"z": np.arange(3.0)}).matrix_form()).shape   # a column
         (3, 1)
     """
-    formula, chain = getattr(form, "formula", None), getattr(form, "chain_text", None)
+    formula = getattr(form, "formula", None)
+    chain = chain_rule(form) if isinstance(form, MatrixForm) else None
     return Structure(form.structure, form.rule, formula() if callable(formula) else None,
-                     chain() if callable(chain) else None, form.rows, form.cols, form.note,
-                     tuple(np.shape(form.array)))
+                     chain, form.rows, form.cols, form.note, tuple(np.shape(form.array)),
+                     getattr(form, "notation", None))
 
 
 @dataclass(frozen=True)
@@ -230,7 +235,7 @@ def build_report(
     form, structure = None, None
     if ct is not None:
         try:
-            form = ct.matrix_form()
+            form = collapsed_notation(derivative, ct.matrix_form(), at.arrays)
             structure = describe_form(form)
         except TensorDerivError as exc:
             structure_note = str(exc)

@@ -34,20 +34,22 @@ collapsed arrays, 𝐉 the matrix form — so that none is read as a variable of
 
 from __future__ import annotations
 
+import ast
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import opt_einsum as oe
 
 from ..core.axes import Axis
 from ..core.ctensor import expand_core
 from ..core.errors import ShapeError
 from ..core.renderers import Rendered
+from .latex import latex_or_text
 from .layouts import axis_name, flatten, groups, present, slot_order
+from .rules import APPLY, apply_einsum, positions
 
 __all__ = ["RULES", "STRUCTURES", "MatrixForm"]
 
@@ -95,6 +97,10 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
         wrt_names: the variables differentiated against, one per differentiation (outermost
             first), for the renderings; a scalar variable has no axes to carry its name.
         of_name: the output's name, for the renderings (``f`` for an expression's output).
+        notation: the collapsed array (:attr:`array`) in matrix notation, numpy text, when it is
+            known (:mod:`tensorderiv.forms.collapsed` writes it from the derivative); the
+            renderings then show it in place of 𝐉 (and of 𝐅 for a single factor).
+        factor_notation: each factor in matrix notation (its own axis order), or ``()``.
 
     Example:
         >>> import numpy as np
@@ -122,6 +128,8 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
     wrt_names: tuple[str, ...] = ()
     of_name: str = "Y"
     max_abs: float = 0.0
+    notation: str | None = None
+    factor_notation: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ shapes and sizes
     @property
@@ -230,7 +238,7 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
                 or len(set(amap)) != len(amap):
             return None
         owner = [k for k, f in enumerate(self.factors) for _ in range(f.ndim)]
-        wrt, of = _positions(self)
+        wrt, of = positions(self)
 
         def blocks(ps: list[int]) -> list[int] | None:
             seq = [owner[amap[p]] for p in ps]  # type: ignore[index]
@@ -302,18 +310,23 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
                 f"got an array of shape {g.shape}"
             )
         rows_cols = groups(self.axes)
-        wrt_of = _positions(self)
+        wrt_of = positions(self)
         # by the rule where rows are X and columns Y (not a Hessian's copies) and no size-1
         # axis hides in the core; the one contraction otherwise (the same numbers)
         by_rule = rows_cols == wrt_of and 1 not in self.full_shape
-        return (_APPLY.get(self.rule, _apply_einsum) if by_rule else _apply_einsum)(self, g)
+        return (APPLY.get(self.rule, apply_einsum) if by_rule else apply_einsum)(self, g)
 
     # ------------------------------------------------------------------ rendering
     def _letters(self) -> list[str]:
         return [_LETTERS[p] if p < len(_LETTERS) else f"i{p}" for p in range(len(self.axes))]
 
     def _factor_names(self, latex: bool = False) -> list[str]:
-        """The collapsed arrays' names: bold, so that none is a user's variable (ASCII)."""
+        """The collapsed arrays' names: bold, so that none is a user's variable (ASCII).
+
+        Their notation instead, when known (in parentheses unless a name or a call).
+        """
+        if self.factor_notation and not latex:
+            return [_wrap(t) for t in self.factor_notation]
         if len(self.factors) == 1:
             f = self.factors[0]
             if f.ndim == 0:
@@ -397,7 +410,9 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
         :meth:`formula`, and 𝐉 is the matrix form itself (:attr:`array`). The loss downstream
         is L, or ℒ where a variable or the output is called L. For a second
         derivative this is the term of ∂²L through ∂L/∂(output); the terms with
-        ∂²L/∂(output)² come from the first derivatives.
+        ∂²L/∂(output)² come from the first derivatives. A derivative of a scalar output is the
+        answer itself: the text says so and what it is (never ``𝐉 · ∂L/∂f`` nor ∂L/∂L). With
+        :attr:`notation` known, it stands in place of 𝐅 and 𝐉.
 
         Example:
             >>> import numpy as np
@@ -406,22 +421,24 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
             '∂L/∂Z = 𝐅 ⊙ ∂L/∂A  (𝐅 the diagonal, notes Concept 34)'
         """
         _, y = self._names()
+        wrt, of = positions(self)
+        if self.derivative and math.prod(self.of_shape) == 1:  # a scalar (or 1×1): the answer
+            return self._scalar_text(y)
         loss = "ℒ" if "L" in (*self.wrt_names, y) else "L"  # never one of the named variables
         lhs = self._leibniz(loss)
         g = f"∂{loss}/∂{y}"
-        wrt, of = _positions(self)
         why = ""
+        F = self._factor_names()[0]
         if self.rule == "zero":
             return f"{lhs} gets nothing from this path (0)"
         if self.rule == "scale":
-            c = self._factor_names()[0] if self.factors[0].ndim == 0 else _J
+            c = F if self.factors[0].ndim == 0 else self.notation or _J
             eq = f"{lhs} = {g}" if self.structure == "identity" else f"{lhs} = {c} · {g}"
-        elif self.rule == "elementwise" and not of:  # a second derivative's diagonal
-            eq, why = f"{lhs} = diag({_F}) · {g}", f"{_F} the diagonal"
         elif self.rule == "elementwise":
-            eq, why = f"{lhs} = {_F} ⊙ {g}", f"{_F} the diagonal, notes Concept 34"
+            d = f"{self.factor_notation[0]} is" if self.factor_notation else F
+            eq, why = f"{lhs} = {F} ⊙ {g}", f"{d} the diagonal, notes Concept 34"
         elif self.rule == "outer":
-            eq, why = f"{lhs} = {_F} ({g})ᵀ", "notes A.61"
+            eq, why = f"{lhs} = {F} ({g})ᵀ", "notes A.61"
         elif self.rule == "matmul":
             eq, why = self._matmul_text(lhs, g, wrt, of)
         else:
@@ -430,16 +447,43 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
             eq += f" + the terms with ∂²{loss}/∂{y}²"
         return f"{eq}  ({why})" if why else eq
 
+    def _scalar_text(self, y: str) -> str:
+        """A derivative of a scalar is the answer itself: say what it is, never 𝐉 · ∂L/∂L."""
+        k, names = len(self.wrt_names), set(self.wrt_names)
+        shape = "×".join(map(str, self.array.shape)) or "1×1"
+        what = ("gradient" if k == 1 and self.wrt_shape else "derivative" if k == 1
+                else "Hessian" if k == 2 and len(names) == 1 else "second derivative" if k == 2
+                else f"derivative of order {k}")
+        F = self._factor_names()[0]
+        if self.rule == "zero":
+            body, desc = "0", "every entry is 0"
+        elif self.structure in ("identity", "scaled_identity"):
+            body, desc = ("I" if self.structure == "identity" else f"{F} I"), "a multiple of I"
+        elif self.rule == "elementwise":
+            d = self.factor_notation[0] if self.factor_notation else F
+            body, desc = f"diag({d})", f"the diagonal is the {shape} array"
+        elif self.notation is not None:
+            body, desc = self.notation, f"the {shape} matrix form"
+        elif self.array.size == 1:
+            body, desc = f"{float(np.real(self.array.reshape(-1)[0])):.4g}", "a number"
+        else:
+            body = _J
+            desc = f"{_J} is the {shape} matrix form: rows {self.rows}, columns {self.cols}"
+        return (f"{self._leibniz(y)} = {body}: the {what} itself ({y} is a scalar, so nothing "
+                f"downstream multiplies it; {desc})")
+
     def _matmul_text(self, lhs: str, g: str, wrt: list[int], of: list[int]) -> tuple[str, str]:
         """∂L/∂X = 𝐉 · ∂L/∂Y with 𝐉 the matrix shown, in each of the notes' shapes."""
         rows, _ = groups(self.axes)
+        J = _wrap(self.notation) if self.notation else _J
+        name = "" if self.notation else f"{_J} "
         if self.derivative and not wrt and len(of) == 2:  # ∂M/∂s has the shape of Mᵀ
-            return f"{lhs} = tr({_J} · {g})", f"{_J} the matrix form, notes Definition 17"
+            return f"{lhs} = tr({J} · {g})", f"{name}the matrix form, notes Definition 17"
         # the matrix form stacks a group of several axes as a vector only across from outputs
         left = f"vec({lhs})" if of and len(rows) > 1 else lhs
         right = f"vec({g})" if len(of) > 1 else g
         vec = ", A.58" if "vec" in left + right else ""
-        return f"{left} = {_J} · {right}", f"{_J} the matrix form{vec}"
+        return f"{left} = {J} · {right}", f"{name}the matrix form{vec}"
 
     def _kron_text(self, lhs: str, g: str) -> tuple[str, str] | None:
         """``∂L/∂X = 𝐅₁ · ∂L/∂Y · 𝐅₂ᵀ`` for two matrix factors, else None."""
@@ -447,7 +491,7 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
         if order is None or len(order) != 2 or not len(self.wrt_shape) == len(self.of_shape) == 2:
             return None
         a, b = (self._factor_names()[k] for k in order)
-        return f"{lhs} = {b} · {g} · {a}ᵀ", f"the notes' matrix is {a} ⊗ {b}"
+        return f"{lhs} = {_sup_t(b)} · {g} · {_sup_t(a, True)}", f"the notes' matrix is {a} ⊗ {b}"
 
     def _index_text(self, lhs: str, g: str, wrt: list[int], of: list[int]) -> str:
         """The chain rule in index notation, summed over the output's indices."""
@@ -467,7 +511,9 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
         lines = [
             f"{self._leibniz(y)}: {self.structure} — {self.formula()}",
             f"  full c-tensor {self.full_shape}, notes' layout: wrt {wrt or '—'} | of {of or '—'}",
-            f"  collapsed to {self.array.shape}, rule {self.rule!r}: {self.chain_text()}",
+            f"  collapsed to {self.array.shape}"
+            + (f" = {self.notation}" if self.notation else "")
+            + f", rule {self.rule!r}: {self.chain_text()}",
             f"  rows: {self.rows}; columns: {self.cols}",
             f"  note: {self.note}",
         ]
@@ -493,7 +539,7 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
             return f"{head} = I"
         if self.structure == "scaled_identity":
             return f"{head} = {self._factor_names()[0]}\\,I"
-        mat = _bmatrix(self.array)
+        mat = latex_or_text(self.notation) if self.notation else _bmatrix(self.array)
         if self.structure in ("dense", "symmetric"):
             return f"{head} = {mat}"
         if self.rule == "elementwise":
@@ -509,6 +555,24 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
         return f"{head}:\\quad {body},\\quad \\mathbf{{F}} = {mat}"
 
 
+def _sup_t(name: str, transpose: bool = False) -> str:
+    """``A.T`` as ``Aᵀ``; with ``transpose``, the name transposed (``A.T`` → A, ``B`` → Bᵀ)."""
+    plain = name[:-2] if name.endswith(".T") and name[:-2].isidentifier() else None
+    if transpose:
+        return plain if plain is not None else f"{name}ᵀ"
+    return f"{plain}ᵀ" if plain is not None else name
+
+
+def _wrap(text: str) -> str:
+    """``text`` in parentheses unless it is a name, a call, a transpose or a number."""
+    try:
+        body = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return f"({text})"
+    atom = isinstance(body, ast.Name | ast.Call | ast.Attribute | ast.Constant)
+    return text if atom and not text.startswith("-") else f"({text})"
+
+
 def _bmatrix(a: np.ndarray, limit: int = 12) -> str:
     if a.ndim == 0:
         return f"{float(np.real(a)):.4g}"
@@ -516,87 +580,3 @@ def _bmatrix(a: np.ndarray, limit: int = 12) -> str:
         return "\\in\\mathbb{R}^{" + "\\times".join(str(n) for n in a.shape) + "}"
     rows = [" & ".join(f"{float(np.real(v)):.4g}" for v in row) for row in np.atleast_2d(a)]
     return "\\begin{bmatrix}" + " \\\\ ".join(rows) + "\\end{bmatrix}"
-
-
-# ---------------------------------------------------------------------- the rules, one each
-def _positions(form: MatrixForm) -> tuple[list[int], list[int]]:
-    return ([p for p, a in enumerate(form.axes) if a.role == "wrt"],
-            [p for p, a in enumerate(form.axes) if a.role == "of"])
-
-
-def _apply_zero(form: MatrixForm, g: np.ndarray) -> np.ndarray:
-    return np.zeros(form.wrt_shape + g.shape[len(form.of_shape):], dtype=np.result_type(
-        form.factors[0], g))
-
-
-def _apply_scale(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # c · g (identity pairing)
-    return form.core().reshape(()) * g
-
-
-def _apply_elementwise(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # d ⊙ g (Concept 34)
-    wrt, _ = _positions(form)
-    d = expand_core(form.core(), [form.axis_map[p] for p in wrt], form.wrt_shape)
-    return np.asarray(d).reshape(d.shape + (1,) * (g.ndim - d.ndim)) * g
-
-
-def _apply_outer(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # A gᵀ (A.61)
-    wrt, of = _positions(form)
-    K = form.n_slots
-    partner = {form.axis_map[q]: i for i, q in enumerate(of)}
-    perm = [form.axis_map[p] if form.axis_map[p] < K else K + partner[form.axis_map[p]]  # type: ignore[operator]
-            for p in wrt]
-    perm += list(range(K + len(of), K + g.ndim))
-    return np.multiply.outer(form.core(), g).transpose(perm)
-
-
-def _apply_matmul(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # M · vec(g)
-    return np.tensordot(form.expand(), g, axes=len(form.of_shape))
-
-
-def _apply_einsum(form: MatrixForm, g: np.ndarray) -> np.ndarray:
-    """Any form: one contraction of the factors with ``g``, deltas as shared labels."""
-    wrt, of = _positions(form)
-    ids: dict[Any, int] = {}
-
-    def lab(x: Any) -> int:
-        return ids.setdefault(x, len(ids))
-
-    operands: list[Any] = []
-    off = 0
-    for f in form.factors:
-        operands += [f, [lab(("s", s)) for s in range(off, off + f.ndim)]]
-        off += f.ndim
-    trailing = [lab(("t", i)) for i in range(g.ndim - len(of))]
-    g_labels = [lab(("s", form.axis_map[q]) if form.axis_map[q] is not None else ("free", q))
-                for q in of]
-    operands += [g, g_labels + trailing]
-    present_labels = {x for k in range(1, len(operands), 2) for x in operands[k]}
-    out: list[int] = []
-    for p in wrt:
-        s = form.axis_map[p]
-        if s is not None and ids.get(("s", s)) in present_labels and ids[("s", s)] not in out:
-            out.append(ids[("s", s)])
-    out += trailing
-    core = oe.contract(*operands, out)
-    amap: list[int | None] = []
-    implicit: dict[int, int] = {}
-    for p in wrt:
-        s = form.axis_map[p]
-        if s is None:
-            amap.append(None)
-        elif ids.get(("s", s)) in out:
-            amap.append(out.index(ids[("s", s)]))
-        else:
-            amap.append(len(out) + implicit.setdefault(s, len(implicit)))
-    amap += [out.index(t) for t in trailing]
-    sizes = form.wrt_shape + g.shape[len(of):]
-    return np.array(expand_core(np.asarray(core), amap, sizes))
-
-
-_APPLY: dict[str, Callable[[MatrixForm, np.ndarray], np.ndarray]] = {
-    "zero": _apply_zero,
-    "scale": _apply_scale,
-    "elementwise": _apply_elementwise,
-    "outer": _apply_outer,
-    "matmul": _apply_matmul,
-}
