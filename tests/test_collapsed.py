@@ -74,7 +74,7 @@ CASES = [
     # notes A.84-A.90: ∂f(Z)/∂Z → f′(Z), used with ⊙ (Concept 34), vector and batch
     ("tanh(Z)", "Z", {"Z": (3, 4)}, "1 - tanh(Z) ** 2", "diagonal", "elementwise"),
     ("tanh(z)", "z", {"z": (3,)}, "1 - tanh(z) ** 2", "diagonal", "elementwise"),
-    ("sigmoid(Z)", "Z", {"Z": (2, 3)}, "sigmoid(-Z) * sigmoid(Z)", "diagonal", "elementwise"),
+    ("sigmoid(Z)", "Z", {"Z": (2, 3)}, "sigmoid(Z) * sigmoid(-Z)", "diagonal", "elementwise"),
     ("exp(Z)", "Z", {"Z": (2, 3)}, "exp(Z)", "diagonal", "elementwise"),
     ("x * y", "x", {"x": (3,), "y": (3,)}, "y", "diagonal", "elementwise"),
     # scaled identity, a delta times a vector, Z = A W (δ on the other side)

@@ -79,7 +79,7 @@ def test_the_notes_vector_case_and_a_column_vector_read_the_same():
         dZ, dA, _ = e.factors
         assert (dZ.form.notation, dZ.form.rule) == ("x", "outer")
         assert dZ.rule.startswith("outer product with the notes' transpose: ∂L/∂W = x")
-        assert dA.form.notation == "sigmoid(-Z1) * sigmoid(Z1)"
+        assert dA.form.notation == "sigmoid(Z1) * sigmoid(-Z1)"
         assert e.backward[-1] == "∂L/∂W = x (∂L/∂Z1)ᵀ"
         assert "drawn with numpy.random.default_rng(0)" in e.values_note
         np.testing.assert_array_equal(e.values["x"].shape, xs)

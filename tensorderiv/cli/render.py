@@ -125,15 +125,20 @@ def _matrix_line(report: Report) -> str:
     return _NONE_FOUND
 
 
+def _hang(text: str) -> str:
+    """A multi-line field (named shared parts first) indented under its label."""
+    return text.replace("\n", "\n" + " " * 14)
+
+
 def render_text(report: Report) -> str:
     """The report for a person reading a terminal."""
     shapes = "  ".join(f"{n}: {_shape(s)}" for n, s in report.shapes.items())
     lines = [f"{report.derivative}    ({shapes})", ""]
-    lines.append(f"matrix form   {_matrix_line(report)}")
+    lines.append(f"matrix form   {_hang(_matrix_line(report))}")
     if report.structure is not None:
         s = report.structure
         lines.append(f"structure     {s.name}" + (f": {s.formula}" if s.formula else ""))
-        value = f" = {s.notation}" if s.notation else ""
+        value = f" = {_hang(s.notation)}" if s.notation else ""
         lines.append(f"collapsed     {_shape(s.shape)}{value}, rows {s.rows}, columns {s.cols}")
         lines.append(f"chain rule    {s.chain_rule or s.rule}")
         lines.append(f"why           {s.note}")
@@ -154,7 +159,7 @@ def render_text(report: Report) -> str:
         stored, full = math.prod(report.core_shape), math.prod(report.full_shape)
         lines.append(f"stored        {stored:,} number{'s' * (stored != 1)} for {full:,} "
                      f"entr{'ies' if full != 1 else 'y'}")
-    lines.append(f"contraction   {report.einsum}")
+    lines.append(f"contraction   {_hang(report.einsum)}")
     if report.values is None:
         return "\n".join(lines) + "\n"
     v = report.values

@@ -88,7 +88,9 @@ def notation_value(text: str, values: Mapping[str, Any]) -> np.ndarray:
     """The numbers a matrix-notation text stands for, computed with numpy (an ``ast`` walk).
 
     Functions are the vocabulary's (:data:`~tensorderiv.symbolic.functions.FUNCTIONS`) and
-    numpy's ``sum``, ``diag``, ``outer``, ``trace``, ``ones``, ``eye``, ``zeros``, ``kron``.
+    numpy's ``sum``, ``diag``, ``outer``, ``trace``, ``ones``, ``eye``, ``zeros``, ``kron``. A text
+    may name shared parts first, one ``name = …`` line each (as :func:`matrix_notation` writes
+    them), the last line being the result.
 
     Raises:
         ValueError: on syntax outside the notation (an attribute other than ``.T``, a name
@@ -107,6 +109,8 @@ def notation_value(text: str, values: Mapping[str, Any]) -> np.ndarray:
             return -walk(n.operand)
         if isinstance(n, ast.Constant) and isinstance(n.value, int | float):
             return n.value
+        if isinstance(n, ast.Name) and n.id in named:
+            return named[n.id]
         if isinstance(n, ast.Name) and n.id in values:
             return np.asarray(values[n.id], dtype=np.float64)
         if isinstance(n, ast.Attribute) and n.attr == "T":
@@ -122,7 +126,19 @@ def notation_value(text: str, values: Mapping[str, Any]) -> np.ndarray:
                 return FUNCTIONS[n.func.id].kernel(args[0], ())
         raise ValueError(f"not matrix notation: {ast.unparse(n)!r}")
 
-    return np.asarray(walk(ast.parse(text, mode="eval").body), dtype=np.float64)
+    try:
+        body = ast.parse(text).body
+    except SyntaxError as exc:
+        raise ValueError(f"not matrix notation: {text!r}") from exc
+    named: dict[str, Any] = {}
+    for line in body[:-1]:  # u1 = …: a shared part, named once
+        if not (isinstance(line, ast.Assign) and len(line.targets) == 1
+                and isinstance(line.targets[0], ast.Name)):
+            raise ValueError(f"not matrix notation: {ast.unparse(line)!r}")
+        named[line.targets[0].id] = walk(line.value)
+    if not body or not isinstance(body[-1], ast.Expr):
+        raise ValueError(f"not matrix notation: {text!r}")
+    return np.asarray(walk(body[-1].value), dtype=np.float64)
 
 
 def _same(value: np.ndarray, want: np.ndarray, exact_scale: bool = True) -> bool:

@@ -41,14 +41,27 @@ def to_latex(text: str) -> str:
 def latex_or_text(text: str) -> str:
     r""":func:`to_latex`, or the text set verbatim when it is not in the language.
 
+    A notation that names shared parts first (``p = softmax(z)`` lines before the result) is set
+    as the result followed by "where p = …".
+
     Example:
         >>> print(latex_or_text("f'(Z) ⊙ g"))
         \texttt{f'(Z) ⊙ g}
+        >>> print(latex_or_text("p = exp(z)\np - y"))
+        p - y,\quad \text{where } p = \exp\left(z\right)
     """
+    *named, result = text.split("\n") if text else [text]
     try:
-        return to_latex(text)
+        parts = []
+        for line in named:
+            name, sep, value = line.partition(" = ")
+            if not sep or not name.isidentifier():
+                raise ValueError(line)
+            parts.append(f"{to_latex(name)} = {to_latex(value)}")
+        shown = to_latex(result)
     except ValueError:
         return texttt(text)
+    return shown + (r",\quad \text{where } " + ",\\; ".join(parts) if parts else "")
 
 
 def texttt(text: str) -> str:
