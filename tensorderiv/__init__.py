@@ -55,6 +55,7 @@ from .symbolic.expr import (
     var,
 )
 from .symbolic.expr import einsum_ as einsum
+from .symbolic.multi import MultiCompiled, compile
 from .symbolic.parse import parse
 
 __version__ = "0.1.0"
@@ -69,6 +70,7 @@ __all__ = [
     "Expr",
     "LabelError",
     "MatrixForm",
+    "MultiCompiled",
     "ParseError",
     "ShapeError",
     "StructureError",
@@ -76,6 +78,7 @@ __all__ = [
     "ValuesError",
     "abs",
     "chain",
+    "compile",
     "contract",
     "cos",
     "dense_limit",
