@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 
 # folders, lowest first; inside each, its modules lowest first (a set = one rank)
 LAYERS: dict[str, list[set[str]]] = {
-    "core": [{"errors", "options", "axes", "optional"}, {"ctensor"}, {"contract"}],
+    "core": [{"errors", "options", "axes", "optional"}, {"ctensor", "symmetric"}, {"contract"}],
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate", "reverse"}, {"evaluate"}, {"derivative"}, {"multi"}],
     "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"notation"}],

@@ -39,6 +39,7 @@ from .axes import Axis
 from .ctensor import CTensor
 from .errors import DenseLimitError, LabelError, ShapeError
 from .options import get_dense_limit
+from .symmetric import MIN_SIDE, GramSpec, gram, gram_pattern
 
 __all__ = ["ContractionPlan", "cache_info", "contract", "contract_labelled", "plan_contraction"]
 
@@ -91,6 +92,13 @@ class ContractionPlan:
     core_shape: tuple[int, ...] = ()
     operand_shapes: tuple[tuple[int, ...], ...] = ()
     scalars: tuple[int, ...] = ()
+    symmetric: GramSpec | None = None
+
+    def original_operand(self, k: int) -> int:
+        """The position among the operands given of the k-th core in :attr:`equation`."""
+        kept = [j for j in range(len(self.operand_shapes) + len(self.scalars))
+                if j not in self.scalars]
+        return kept[k]
 
     def run(self, cores: Sequence[Any], backend: str = "auto") -> CTensor:
         """Contract ``cores`` (one per operand, in order) into the result c-tensor.
@@ -114,7 +122,14 @@ class ContractionPlan:
             cores = [c for k, c in enumerate(cores) if k not in self.scalars]
             if not cores:  # every operand a scalar
                 return CTensor(np.asarray(factor), self.out_axes, self.axis_map)
-        core = cores[0] if self.passthrough else self.expression(*cores, backend=backend)
+        sym = self.symmetric
+        if sym is not None and cores[sym.first] is cores[sym.second] and \
+                isinstance(cores[sym.first], np.ndarray) and self.core_shape[0] >= MIN_SIDE:
+            core = gram(sym, cores)  # one triangle, mirrored (a Hessian's XᵀDX)
+        elif self.passthrough:
+            core = cores[0]
+        else:
+            core = self.expression(*cores, backend=backend)
         if isinstance(factor, np.ndarray | np.generic):
             factor = factor.item() if getattr(factor, "size", 1) == 1 else factor
         if factor != 1.0:
@@ -235,8 +250,9 @@ def plan_contraction(
                 first.setdefault(lab, ax.relabel(lab))
         out_axes = [first[lab] for lab in out]
     core_shape = tuple(sizes[r][0] for r in out_core)
+    symmetric = None if passthrough else gram_pattern(equation, shapes)
     return ContractionPlan(equation, expression, factor, tuple(axis_map), tuple(out_axes),
-                           passthrough, core_shape, tuple(shapes), tuple(scalars))
+                           passthrough, core_shape, tuple(shapes), tuple(scalars), symmetric)
 
 
 def contract_labelled(

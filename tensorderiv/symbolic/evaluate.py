@@ -35,6 +35,7 @@ from ..core.contract import ContractionPlan, plan_contraction
 from ..core.ctensor import CTensor, linear_combination, without_deltas
 from ..core.errors import DenseLimitError, DomainError, ValuesError
 from ..core.options import get_dense_limit
+from ..core.symmetric import MIN_SIDE
 from .expr import Expr
 from .functions import FUNCTIONS
 from .nodes import Apply, Einsum, Node, Sum, Var
@@ -359,6 +360,34 @@ class Program:
                 f"over the dense limit of {budget:,} bytes that bounds a whole run; use smaller "
                 "sizes or raise the limit with tensorderiv.set_dense_limit(nbytes)")
         return est
+
+    @property
+    def symmetric(self) -> list[Node]:
+        """The einsum nodes whose result is symmetric and computed from one triangle.
+
+        Each is a Gram product ``Σ A[s,i] w[s] A[s,j]`` of one node with itself (a Hessian's
+        XᵀDX): a symmetric rank-k update, or half the blocks filled and mirrored.
+        """
+        found = []
+        for n, plan in self.plans.items():
+            sym = plan.symmetric
+            if sym is None or plan.core_shape[0] < MIN_SIDE or not isinstance(n, Einsum):
+                continue
+            a, b = plan.original_operand(sym.first), plan.original_operand(sym.second)
+            if n.terms[a][0] is n.terms[b][0]:
+                found.append(n)
+        return found
+
+    def description(self) -> str:
+        """How the program computes: nodes, contractions, symmetry used, memory estimate."""
+        est = self.estimate()
+        einsums = [n for n in self.order if isinstance(n, Einsum) and not n.is_constant]
+        lines = [f"{len(self.roots)} output(s), {len(self.order)} nodes, {len(einsums)} "
+                 f"contractions; peak about {est.peak:,} bytes (inputs {est.inputs:,})"]
+        for n in self.symmetric:
+            lines.append(f"symmetric: {self.plans[n].equation} computed from one triangle "
+                         "(symmetric rank-k update or half the blocks) and mirrored")
+        return "\n".join(lines)
 
     # ------------------------------------------------------------ run
     def run(self, values: Mapping[str, Any], backend: str = "auto") -> CTensor:

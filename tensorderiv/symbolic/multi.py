@@ -96,6 +96,8 @@ class MultiCompiled:
                  f"(inputs {est.inputs:,})"]
         lines += [f"  {k}: {e.text} [{m}]"
                   for k, (e, m) in enumerate(zip(self.outputs, self.modes, strict=True))]
+        lines += [line for line in self.program.description().splitlines()
+                  if line.startswith("symmetric")]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
