@@ -12,7 +12,7 @@ from tensorderiv.core.symmetric import gram, gram_pattern
 
 def test_logistic_hessian_uses_symmetry_and_equals_the_full_product():
     rng = np.random.default_rng(1)
-    n, d = 300, 120
+    n, d = 300, 150
     v = {"X": rng.normal(size=(n, d)) / 10, "y": rng.choice([-1.0, 1.0], size=n),
          "w": rng.normal(size=d)}
     H = td.derive("sum(log(1 + exp(-y * (X @ w))))", "w", order=2,
@@ -34,7 +34,7 @@ def test_mixed_sign_weights_with_and_without_scipy(monkeypatch, scipy_blas):
     if not scipy_blas:
         monkeypatch.setattr(symmetric, "_SYRK", [None])  # the half-the-blocks fallback
     rng = np.random.default_rng(2)
-    n = 130
+    n = 140
     v = {"x": rng.normal(size=n), "A": rng.normal(size=(n, n)),
          "B": rng.normal(size=(n, n)) / np.sqrt(n)}
     H = td.derive("x @ A @ x + sum(tanh(B @ x))", "x", order=2,

@@ -44,6 +44,10 @@ from .symmetric import MIN_SIDE, GramSpec, gram, gram_pattern
 __all__ = ["ContractionPlan", "cache_info", "contract", "contract_labelled", "plan_contraction"]
 
 
+#: a contraction whose naive loop has at most this many multiply-adds runs in numpy's C einsum
+_SMALL = 20_000
+
+
 @functools.lru_cache(maxsize=1024)
 def _plan(equation: str, shapes: tuple[tuple[int, ...], ...], optimize: str) -> Any:
     return oe.contract_expression(equation, *shapes, optimize=optimize)
@@ -93,6 +97,8 @@ class ContractionPlan:
     operand_shapes: tuple[tuple[int, ...], ...] = ()
     scalars: tuple[int, ...] = ()
     symmetric: GramSpec | None = None
+    small: bool = False  # few multiply-adds in all: numpy's C einsum, no path
+    template: CTensor | None = None  # the result's axes, checked once
 
     def original_operand(self, k: int) -> int:
         """The position among the operands given of the k-th core in :attr:`equation`."""
@@ -116,6 +122,7 @@ class ContractionPlan:
                     f"{get_dense_limit():,} bytes; use smaller sizes or raise the limit with "
                     "tensorderiv.set_dense_limit(nbytes)")
         factor = self.factor
+        template = self.template
         if self.scalars:
             for k in self.scalars:
                 factor = factor * cores[k]
@@ -128,6 +135,8 @@ class ContractionPlan:
             core = gram(sym, cores)  # one triangle, mirrored (a Hessian's XᵀDX)
         elif self.passthrough:
             core = cores[0]
+        elif self.small and backend == "auto" and all(type(c) is np.ndarray for c in cores):
+            core = np.einsum(self.equation, *cores)  # tiny: C einsum beats planning overhead
         else:
             core = self.expression(*cores, backend=backend)
         if isinstance(factor, np.ndarray | np.generic):
@@ -139,7 +148,10 @@ class ContractionPlan:
                 with np.errstate(over="ignore", invalid="ignore"):  # the evaluator checks
                     np.multiply(core, factor, out=core, casting="unsafe")
             else:
-                core = core * factor
+                with np.errstate(over="ignore", invalid="ignore"):
+                    core = core * factor
+        if template is not None and getattr(core, "shape", None) == template.core.shape:
+            return CTensor._trusted(core, template)
         return CTensor(core, self.out_axes, self.axis_map)
 
     def temporary_elements(self) -> int:
@@ -251,8 +263,14 @@ def plan_contraction(
         out_axes = [first[lab] for lab in out]
     core_shape = tuple(sizes[r][0] for r in out_core)
     symmetric = None if passthrough else gram_pattern(equation, shapes)
+    letters = {c: n for term, shape in zip(terms, shapes, strict=True)
+               for c, n in zip(term, shape, strict=True)}
+    small = len(terms) <= 4 and math.prod(letters.values()) <= _SMALL
+    fake = np.broadcast_to(np.zeros(()), core_shape)
+    template = CTensor(fake, out_axes, axis_map)
     return ContractionPlan(equation, expression, factor, tuple(axis_map), tuple(out_axes),
-                           passthrough, core_shape, tuple(shapes), tuple(scalars), symmetric)
+                           passthrough, core_shape, tuple(shapes), tuple(scalars), symmetric,
+                           small, template)
 
 
 def contract_labelled(

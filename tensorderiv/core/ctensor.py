@@ -144,6 +144,17 @@ class CTensor:
         self.axis_map: tuple[int | None, ...] = tuple(axis_map[p] for p in order)
         self.wrt: WrtSpec = tuple((str(n), tuple(int(s) for s in sh)) for n, sh in wrt)
 
+    @classmethod
+    def _trusted(cls, core: Any, like: CTensor, wrt: WrtSpec | None = None) -> CTensor:
+        """``like``'s axes and structure over a new core of the same shape, unvalidated.
+
+        For compiled evaluation, where ``like`` is a template checked once at compile time.
+        """
+        ct = object.__new__(cls)
+        ct.core, ct.axes, ct.axis_map = core, like.axes, like.axis_map
+        ct.wrt = like.wrt if wrt is None else wrt
+        return ct
+
     # ---------------------------------------------------------------- description
     @property
     def shape(self) -> tuple[int, ...]:
@@ -234,7 +245,11 @@ class CTensor:
             )
         sizes = [self.axes[p].size for p in order]
         amap = [self.axis_map[p] for p in order]
-        return np.array(expand_core(self.core, amap, sizes))
+        arr = expand_core(self.core, amap, sizes)
+        if isinstance(arr, np.ndarray) and arr.flags.c_contiguous and arr.flags.writeable and \
+                not np.may_share_memory(arr, self.core):
+            return arr  # already a new array (deltas placed): the result is allocated once
+        return np.array(arr)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         out = self.dense()

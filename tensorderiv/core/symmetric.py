@@ -30,7 +30,7 @@ import numpy as np
 __all__ = ["GramSpec", "gram", "gram_pattern"]
 
 #: below this many output rows the plain product is as fast (no blocks, no mirror)
-MIN_SIDE = 96
+MIN_SIDE = 128
 _BLOCK = 128
 _SYRK: list[Any] = []
 
@@ -94,15 +94,19 @@ def _syrk() -> Any:
     return _SYRK[0]
 
 
-def _mirror_upper(C: np.ndarray) -> np.ndarray:
-    """Fill the strict lower triangle of ``C`` from its upper triangle, in blocks."""
+def _mirror_upper(C: np.ndarray, diagonal_blocks: bool) -> np.ndarray:
+    """Fill the lower triangle of ``C`` from its upper one, block by block.
+
+    ``diagonal_blocks``: whether the diagonal blocks still need it (after ``dsyrk``), or were
+    computed whole (the block fallback).
+    """
     d = C.shape[0]
     for s in range(0, d, _BLOCK):
         e = min(d, s + _BLOCK)
         C[e:, s:e] = C[s:e, e:].T
-        blk = C[s:e, s:e]
-        low = np.tril_indices(e - s, -1)
-        blk[low] = blk.T[low]
+        if diagonal_blocks:
+            blk = C[s:e, s:e]
+            blk[...] = np.triu(blk) + np.triu(blk, 1).T
     return C
 
 
@@ -136,7 +140,7 @@ def gram(spec: GramSpec, cores: Sequence[Any], used: list[str] | None = None) ->
                     C = blas.dsyrk(sign, B.T, beta=1.0, c=C, trans=0, lower=0, overwrite_c=1)
         if used is not None:
             used.append("dsyrk")
-        return _mirror_upper(np.asarray(C))
+        return _mirror_upper(np.asarray(C), True)
     B = A2 if w is None else A2 * w[:, None]
     C = np.empty((d, d), dtype=np.result_type(A2, B))
     for s in range(0, d, _BLOCK):
@@ -144,4 +148,4 @@ def gram(spec: GramSpec, cores: Sequence[Any], used: list[str] | None = None) ->
         C[:e, s:e] = A2[:, :e].T @ B[:, s:e]
     if used is not None:
         used.append("blocks")
-    return _mirror_upper(C)
+    return _mirror_upper(C, True)  # the diagonal blocks too: exactly symmetric

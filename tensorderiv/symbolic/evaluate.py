@@ -79,9 +79,11 @@ def check_values(
                               f"{tuple(arr.shape)}")
         if arr.dtype.kind != "f":
             arr = arr.astype(np.float64)
-        if isinstance(arr, np.ndarray):
-            bad = ~np.isfinite(arr)
-            if bad.any():
+        if isinstance(arr, np.ndarray) and name in needed:
+            with np.errstate(over="ignore", invalid="ignore"):
+                total = arr.sum()  # one pass, no temporary; the exact check only on doubt
+            bad = None if np.isfinite(total) else ~np.isfinite(arr)
+            if bad is not None and bad.any():
                 at = tuple(int(i) for i in np.argwhere(bad)[0])
                 raise ValuesError(f"variable {name!r} has a non-finite entry "
                                   f"({float(arr[at])!r} at index {at}); values must be finite")
