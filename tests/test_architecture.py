@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 LAYERS: dict[str, list[set[str]]] = {
     "core": [{"errors", "options", "axes", "optional"}, {"ctensor", "symmetric"}, {"contract"}],
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
-                 {"differentiate", "reverse"}, {"evaluate"}, {"derivative"}, {"multi"}],
+                 {"differentiate", "reverse", "factor"}, {"evaluate"}, {"derivative"}, {"multi"}],
     "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"notation"}],
     "testing": [{"strategies", "differences"}, {"check"}],
     "cli": [{"values"}, {"report"}, {"render", "demo"}, {"app"}],

@@ -133,3 +133,18 @@ def test_reverse_accumulation_equals_the_forward_rules(problem):
     np.testing.assert_allclose(got[0].dense(), td.evaluate(g.expr, values).dense())
     for ct, want in zip(got[1:], forward, strict=True):
         np.testing.assert_allclose(ct.dense(), want, rtol=1e-8, atol=1e-10)
+
+
+def test_sums_of_contractions_with_one_set_of_factors_become_one_contraction():
+    rng = np.random.default_rng(5)
+    n = 6
+    v = {"W": rng.normal(size=(n, n)) / 2, "x": rng.normal(size=n)}
+    T = td.derive("sum(tanh(W @ x))", "x", order=3, shapes={"W": (n, n), "x": (n,)})
+    f = td.compile(T)
+    big = [m for m in f.program.order if isinstance(m, Einsum) and len(m.shape) == 3]
+    assert len(big) == 1  # tanh''' = (1 - t²)(6t² - 2): one weight, one n⁴ contraction
+    t = np.tanh(v["W"] @ v["x"])
+    c = (1 - t * t) * (6 * t * t - 2)
+    want = np.einsum("r,ri,rj,rk->ijk", c, v["W"], v["W"], v["W"])
+    np.testing.assert_allclose(f(v)[0].dense(), want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(T.evaluate(v).dense(), want, rtol=1e-10, atol=1e-12)

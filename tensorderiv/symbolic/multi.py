@@ -35,6 +35,7 @@ from ..core.errors import LabelError
 from .derivative import Derivative
 from .evaluate import Estimate, Program
 from .expr import Expr
+from .factor import factor_sums
 from .nodes import Node, Var
 from .reverse import adjoints
 
@@ -160,6 +161,6 @@ def compile(*outputs: Expr, mode: Mode = "auto") -> MultiCompiled:
             roots.append(grads[(e.of.node, Var.make(name, shape))])
             modes.append("reverse")
         else:
-            roots.append(e.node)
+            roots.append(factor_sums(e.node) if isinstance(e, Derivative) else e.node)
             modes.append("forward" if isinstance(e, Derivative) else "value")
     return MultiCompiled(tuple(outputs), roots, modes, allowed)
