@@ -86,3 +86,15 @@ def test_intermediates_are_freed_after_their_last_use():
     assert prog.estimate().peak <= 8000 * 5
     kept = Program([td.sum(chain).node, chain.node])  # an output is kept to the end
     assert chain.node not in {d for ds in kept._drop for d in ds}
+
+
+def test_lazy_inputs_are_not_refused_by_the_budget_of_a_run():
+    da = pytest.importorskip("dask.array", reason="the dask extra is not installed")
+    x = td.var("x", (200_000,))  # 1.6 MB, lazily chunked
+    prog = Program(td.sum(td.tanh(x)).node)
+    lazy = da.from_array(np.full(200_000, 0.5), chunks=50_000)
+    with td.dense_limit(1 * MB):  # numpy inputs of this size would be refused
+        out = prog.run({"x": lazy})
+        with pytest.raises(td.DenseLimitError):
+            prog.run({"x": np.full(200_000, 0.5)})
+    assert float(np.asarray(out.core)) == pytest.approx(200_000 * np.tanh(0.5))

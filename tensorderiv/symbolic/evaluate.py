@@ -399,8 +399,8 @@ class Program:
     def run_all(self, values: Mapping[str, Any], backend: str = "auto") -> tuple[CTensor, ...]:
         """Evaluate every node given at compile time, in that order, in one pass."""
         arrays, dtype = check_values(values, self.needed, self.allowed, self.what)
-        if dtype.kind == "f":
-            self.check_budget(dtype)
+        if dtype.kind == "f" and all(type(a) is np.ndarray for a in arrays.values()):
+            self.check_budget(dtype)  # lazy or device arrays (dask, …) hold no memory here
         cache: dict[Node, CTensor] = {}
         drop = self._drop
         for i, n in enumerate(self.order):
