@@ -257,6 +257,7 @@ class Program:
         self._signatures: dict[Node, tuple[Any, ...]] = {}
         self._constants: dict[tuple[Node, str], CTensor] = {}
         self._estimates: dict[str, Estimate] = {}
+        self._inputs: dict[Node, CTensor] = {}
         last: dict[Node, int] = {}
         for i, n in enumerate(self.order):
             for c in n.children():
@@ -405,7 +406,10 @@ class Program:
         drop = self._drop
         for i, n in enumerate(self.order):
             if isinstance(n, Var):
-                cache[n] = CTensor(arrays[n.name], _positional(n.shape))
+                tmpl = self._inputs.get(n)
+                if tmpl is None:
+                    tmpl = self._inputs[n] = CTensor(_fake(n.shape, dtype), _positional(n.shape))
+                cache[n] = CTensor._trusted(arrays[n.name], tmpl)  # shape checked above
             elif isinstance(n, Einsum):
                 if n.is_constant:
                     cache[n] = self._constant(n, dtype)
