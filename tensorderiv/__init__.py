@@ -69,6 +69,7 @@ from .symbolic.expr import (
     var,
 )
 from .symbolic.expr import einsum_ as einsum
+from .symbolic.multi import MultiCompiled, compile
 from .symbolic.parse import parse
 
 __version__ = "0.1.0"
@@ -83,6 +84,7 @@ __all__ = [
     "Expr",
     "LabelError",
     "MatrixForm",
+    "MultiCompiled",
     "OptionError",
     "ParseError",
     "ShapeError",
@@ -91,6 +93,7 @@ __all__ = [
     "ValuesError",
     "abs",
     "chain",
+    "compile",
     "contract",
     "cos",
     "dense_limit",

@@ -17,9 +17,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 # folders, lowest first; inside each, its modules lowest first (a set = one rank)
 LAYERS: dict[str, list[set[str]]] = {
     "core": [{"errors"}, {"options", "axes", "optional", "renderers"},
-             {"arithmetic", "progress", "backends"}, {"ctensor"}, {"contract"}],
+             {"arithmetic", "progress", "backends"}, {"ctensor", "symmetric"}, {"contract"}],
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
-                 {"differentiate", "substitute"}, {"evaluate"}, {"derivative"}],
+                 {"differentiate", "substitute", "reverse", "factor"}, {"evaluate"},
+                 {"derivative"}, {"multi"}],
     "forms": [{"structure", "layouts", "latex"}, {"rules"}, {"matrixform"}, {"reduce"},
               {"naming"}, {"products"}, {"matrixtext"}, {"notation"}, {"collapsed"}, {"factors"}],
     "display": [{"html"}, {"rich"}, {"plot"}, {"explain"}],

@@ -39,8 +39,13 @@ from .axes import Axis
 from .ctensor import CTensor
 from .errors import DenseLimitError, LabelError, ShapeError
 from .options import get_dense_limit
+from .symmetric import MIN_SIDE, GramSpec, gram, gram_pattern
 
 __all__ = ["ContractionPlan", "cache_info", "contract", "contract_labelled", "plan_contraction"]
+
+
+#: a contraction whose naive loop has at most this many multiply-adds runs in numpy's C einsum
+_SMALL = 20_000
 
 
 @functools.lru_cache(maxsize=1024)
@@ -89,6 +94,17 @@ class ContractionPlan:
     out_axes: tuple[Axis, ...]
     passthrough: bool
     core_shape: tuple[int, ...] = ()
+    operand_shapes: tuple[tuple[int, ...], ...] = ()
+    scalars: tuple[int, ...] = ()
+    symmetric: GramSpec | None = None
+    small: bool = False  # few multiply-adds in all: numpy's C einsum, no path
+    template: CTensor | None = None  # the result's axes, checked once
+
+    def original_operand(self, k: int) -> int:
+        """The position among the operands given of the k-th core in :attr:`equation`."""
+        kept = [j for j in range(len(self.operand_shapes) + len(self.scalars))
+                if j not in self.scalars]
+        return kept[k]
 
     def run(self, cores: Sequence[Any], backend: str = "auto") -> CTensor:
         """Contract ``cores`` (one per operand, in order) into the result c-tensor.
@@ -96,7 +112,7 @@ class ContractionPlan:
         Raises:
             DenseLimitError: when the result's core alone would exceed the dense budget.
         """
-        if not self.passthrough and cores:
+        if not self.passthrough and len(cores) > len(self.scalars):
             itemsize = max(getattr(c, "dtype", np.dtype("f8")).itemsize for c in cores)
             need = math.prod(self.core_shape) * itemsize
             if need > get_dense_limit():
@@ -105,10 +121,55 @@ class ContractionPlan:
                     f"{self.core_shape} ({need:,} bytes), over the dense limit of "
                     f"{get_dense_limit():,} bytes; use smaller sizes or raise the limit with "
                     "tensorderiv.set_dense_limit(nbytes)")
-        core = cores[0] if self.passthrough else self.expression(*cores, backend=backend)
-        if self.factor != 1.0:
-            core = core * self.factor
+        factor = self.factor
+        template = self.template
+        if self.scalars:
+            for k in self.scalars:
+                factor = factor * cores[k]
+            cores = [c for k, c in enumerate(cores) if k not in self.scalars]
+            if not cores:  # every operand a scalar
+                return CTensor(np.asarray(factor), self.out_axes, self.axis_map)
+        sym = self.symmetric
+        if sym is not None and cores[sym.first] is cores[sym.second] and \
+                isinstance(cores[sym.first], np.ndarray) and self.core_shape[0] >= MIN_SIDE:
+            core = gram(sym, cores)  # one triangle, mirrored (a Hessian's XᵀDX)
+        elif self.passthrough:
+            core = cores[0]
+        elif self.small and backend == "auto" and all(type(c) is np.ndarray for c in cores):
+            core = np.einsum(self.equation, *cores)  # tiny: C einsum beats planning overhead
+        else:
+            core = self.expression(*cores, backend=backend)
+        if isinstance(factor, np.ndarray | np.generic):
+            factor = factor.item() if getattr(factor, "size", 1) == 1 else factor
+        if factor != 1.0:
+            fresh = isinstance(core, np.ndarray) and core.flags.writeable and \
+                not self.passthrough and not any(np.may_share_memory(core, c) for c in cores)
+            if fresh:  # scale the new array in place: no second array of the result's size
+                with np.errstate(over="ignore", invalid="ignore"):  # the evaluator checks
+                    np.multiply(core, factor, out=core, casting="unsafe")
+            else:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    core = core * factor
+        if template is not None and getattr(core, "shape", None) == template.core.shape:
+            return CTensor._trusted(core, template)
         return CTensor(core, self.out_axes, self.axis_map)
+
+    def temporary_elements(self) -> int:
+        """Elements of the intermediates made on the way to the result (an upper estimate).
+
+        Two intermediates are alive at a step at most (its operand and its result), so this is
+        the sum of the two largest intermediate results, the final one excluded.
+        """
+        if self.expression is None:
+            return 0
+        lhs = self.equation.split("->")[0].split(",")
+        size: dict[str, int] = {}
+        for term, shape in zip(lhs, self.operand_shapes, strict=True):
+            size.update(zip(term, shape, strict=True))
+        steps = getattr(self.expression, "contraction_list", [])[:-1]
+        made = sorted((math.prod(size[c] for c in step[2].split("->")[1]) for step in steps),
+                      reverse=True)
+        return sum(made[:2])
 
 
 def plan_contraction(
@@ -154,8 +215,12 @@ def plan_contraction(
             symbols[root] = oe.get_symbol(len(symbols))
         return symbols[root]
 
-    terms, shapes, supported = [], [], set()
-    for t, labels in operands:
+    terms, shapes, supported, scalars = [], [], set(), []
+    some_array = any(t.core.ndim for t, _ in operands)
+    for k, (t, labels) in enumerate(operands):
+        if t.core.ndim == 0 and some_array:
+            scalars.append(k)  # a scalar core (a fill, a pure delta): a factor, not an operand
+            continue
         core_roots: list[Hashable] = [None] * t.core.ndim
         for lab, c in zip(labels, t.axis_map, strict=True):
             if c is not None and c < t.core.ndim:
@@ -176,6 +241,8 @@ def plan_contraction(
     rhs = "".join(sym(r) for r in out_core)
     equation = ",".join(terms) + "->" + rhs
     passthrough = len(terms) == 1 and terms[0] == rhs
+    if optimize == "auto":  # bounded search: exhaustive for few operands, greedy for many
+        optimize = "auto" if len(terms) <= 8 else "greedy"
     expression = None if passthrough else _plan(equation, tuple(shapes), optimize)
     # an output class no core carries is a pure delta when several output axes share it
     # (an implicit axis of ones), and redundant (constant) when only one does
@@ -195,8 +262,15 @@ def plan_contraction(
                 first.setdefault(lab, ax.relabel(lab))
         out_axes = [first[lab] for lab in out]
     core_shape = tuple(sizes[r][0] for r in out_core)
+    symmetric = None if passthrough else gram_pattern(equation, shapes)
+    letters = {c: n for term, shape in zip(terms, shapes, strict=True)
+               for c, n in zip(term, shape, strict=True)}
+    small = len(terms) <= 4 and math.prod(letters.values()) <= _SMALL
+    fake = np.broadcast_to(np.zeros(()), core_shape)
+    template = CTensor(fake, out_axes, axis_map)
     return ContractionPlan(equation, expression, factor, tuple(axis_map), tuple(out_axes),
-                           passthrough, core_shape)
+                           passthrough, core_shape, tuple(shapes), tuple(scalars), symmetric,
+                           small, template)
 
 
 def contract_labelled(

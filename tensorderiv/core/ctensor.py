@@ -156,6 +156,18 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
         self.wrt: WrtSpec = tuple((str(n), tuple(int(s) for s in sh)) for n, sh in wrt)
         self.cancelled = float(cancelled)
 
+    @classmethod
+    def _trusted(cls, core: Any, like: CTensor, wrt: WrtSpec | None = None) -> CTensor:
+        """``like``'s axes and structure over a new core of the same shape, unvalidated.
+
+        For compiled evaluation, where ``like`` is a template checked once at compile time.
+        """
+        ct = object.__new__(cls)
+        ct.core, ct.axes, ct.axis_map = core, like.axes, like.axis_map
+        ct.wrt = like.wrt if wrt is None else wrt
+        ct.cancelled = 0.0
+        return ct
+
     # ---------------------------------------------------------------- description
     @property
     def shape(self) -> tuple[int, ...]:
@@ -247,8 +259,13 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
             )
         sizes = [self.axes[p].size for p in order]
         amap = [self.axis_map[p] for p in order]
-        full = expand_core(self.core, amap, sizes)
-        return np.array(full) if backends.is_numpy(full) else full
+        arr = expand_core(self.core, amap, sizes)
+        if not backends.is_numpy(arr):
+            return arr  # a torch, jax, cupy or dask array stays in its library
+        if isinstance(arr, np.ndarray) and arr.flags.c_contiguous and arr.flags.writeable and \
+                not np.may_share_memory(arr, self.core):
+            return arr  # already a new array (deltas placed): the result is allocated once
+        return np.array(arr)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         out = backends.to_numpy(self.dense())
@@ -450,7 +467,7 @@ def linear_combination(pairs: Sequence[tuple[float, CTensor]]) -> CTensor:
         core = pairs[0][0] * first.core
         for c, t in pairs[1:]:
             core = core + c * t.core
-        return CTensor(core, first.axes, first.axis_map, first.wrt, _cancelled(core, pairs))
+        return CTensor(core, first.axes, first.axis_map, first.wrt, cancelled_scale(core, pairs))
     keys: dict[tuple[Any, ...], list[int]] = {}
     for p in range(first.ndim):
         if all(t.axis_map[p] is None for _, t in pairs):
@@ -466,13 +483,13 @@ def linear_combination(pairs: Sequence[tuple[float, CTensor]]) -> CTensor:
     for k, g in enumerate(groups):
         for p in g:
             axis_map[p] = k
-    return CTensor(core, first.axes, axis_map, first.wrt, _cancelled(core, pairs))
+    return CTensor(core, first.axes, axis_map, first.wrt, cancelled_scale(core, pairs))
 
 
 _CANCELLED = 1.5e-8  # √ε of float64: a sum this far below its terms is rounding, or near it
 
 
-def _cancelled(core: Any, pairs: Sequence[tuple[float, CTensor]]) -> float:
+def cancelled_scale(core: Any, pairs: Sequence[tuple[float, CTensor]]) -> float:
     """The largest magnitude of the terms when their sum is far below it (else 0).
 
     Only for real numpy cores (a lazy core is not forced); two passes over each core, no copies.

@@ -23,7 +23,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,14 +33,16 @@ import numpy as np
 from ..core import backends
 from ..core.axes import Axis
 from ..core.contract import ContractionPlan, plan_contraction
-from ..core.ctensor import CTensor, linear_combination, without_deltas
-from ..core.errors import DomainError, ValuesError
+from ..core.ctensor import CTensor, cancelled_scale, linear_combination, without_deltas
+from ..core.errors import DenseLimitError, DomainError, ValuesError
+from ..core.options import get_dense_limit
 from ..core.progress import track
+from ..core.symmetric import MIN_SIDE
 from .expr import Expr
 from .functions import FUNCTIONS
 from .nodes import Apply, Einsum, Node, Sum, Var
 
-__all__ = ["Program", "check_values", "evaluate"]
+__all__ = ["Estimate", "Program", "check_values", "evaluate"]
 
 
 def _positional(shape: tuple[int, ...]) -> list[Axis]:
@@ -77,9 +81,11 @@ def check_values(
                               f"{tuple(arr.shape)}")
         if backends.dtype_kind(arr) != "f":
             arr = backends.astype(arr, backends.float64_like(arr))
-        if isinstance(arr, np.ndarray):
-            bad = ~np.isfinite(arr)
-            if bad.any():
+        if isinstance(arr, np.ndarray) and name in needed:
+            with np.errstate(over="ignore", invalid="ignore"):
+                total = arr.sum()  # one pass, no temporary; the exact check only on doubt
+            bad = None if np.isfinite(total) else ~np.isfinite(arr)
+            if bad is not None and bad.any():
                 at = tuple(int(i) for i in np.argwhere(bad)[0])
                 raise ValuesError(f"variable {name!r} has a non-finite entry "
                                   f"({float(arr[at])!r} at index {at}); values must be finite")
@@ -88,11 +94,12 @@ def check_values(
     return arrays, backends.result_dtype(list(arrays.values()))
 
 
-def _order(root: Node) -> list[Node]:
-    """The nodes under ``root`` in dependency order (each after what it reads), once each."""
+def _order(root: Node | Sequence[Node]) -> list[Node]:
+    """The nodes under ``root`` (or several roots) in dependency order, once each."""
+    roots = list(root) if isinstance(root, list | tuple) else [root]
     seen: set[Node] = set()
     out: list[Node] = []
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
     while stack:
         n, done = stack.pop()
         if done:
@@ -133,8 +140,10 @@ def _apply(n: Apply, arg: CTensor) -> CTensor:
         out = backends.call_kernel(n.fn, f.kernel, f.array_kernel, values, n.params)
     if isinstance(values, np.ndarray):
         out = np.asarray(out, dtype=values.dtype)
-        bad = ~np.isfinite(out)
-        if bad.any():
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = out.sum()  # one pass without a temporary; the exact check only on doubt
+        bad = None if np.isfinite(total) else ~np.isfinite(out)
+        if bad is not None and bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
             seen = f"; the input there is {float(values[at])!r}" if f.elementwise else ""
             raise DomainError(f"{n.fn} overflowed: its result is {float(out[at])!r} at index "
@@ -146,13 +155,84 @@ def _apply(n: Apply, arg: CTensor) -> CTensor:
 
 def _finite(ct: CTensor, what: str) -> None:
     core = ct.core
-    if isinstance(core, np.ndarray) and not np.all(np.isfinite(core)):
-        raise DomainError(f"{what} overflowed to {float(core[~np.isfinite(core)][0])!r}; "
-                          f"{core.dtype} cannot hold the result (rescale the inputs)")
+    if not isinstance(core, np.ndarray):
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = core.sum()  # one pass, no temporary; inf/nan propagate (or a rare overflow)
+    if np.isfinite(total) or np.all(np.isfinite(core)):
+        return
+    raise DomainError(f"{what} overflowed to {float(core[~np.isfinite(core)][0])!r}; "
+                      f"{core.dtype} cannot hold the result (rescale the inputs)")
+
+
+def _fake(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
+    """An array of ``shape`` that takes no memory (zero strides): structure without values."""
+    return np.broadcast_to(np.zeros((), dtype=dtype), tuple(shape))
+
+
+def _elementwise_structure(arg: CTensor, zero_preserving: bool) -> tuple[list[int | None], int]:
+    """The axis map and core size of an element-wise function's result (as :func:`_apply`)."""
+    if zero_preserving or not arg.has_deltas:
+        return list(arg.axis_map), math.prod(arg.core.shape)
+    amap: list[int | None] = []
+    k = 0
+    for c in arg.axis_map:
+        amap.append(None if c is None else k)
+        k += c is not None
+    return amap, math.prod(a.size for a, c in zip(arg.axes, arg.axis_map, strict=True)
+                           if c is not None)
+
+
+def _sum_structure(parts: Sequence[CTensor]) -> tuple[list[int | None], tuple[int, ...]]:
+    """The axis map and core shape :func:`linear_combination` gives these terms."""
+    first = parts[0]
+    if all(t.axis_map == first.axis_map and t.core.shape == first.core.shape for t in parts):
+        return list(first.axis_map), tuple(first.core.shape)
+    keys: dict[tuple[Any, ...], list[int]] = {}
+    for p in range(first.ndim):
+        if all(t.axis_map[p] is None for t in parts):
+            continue
+        key = tuple(t.axis_map[p] if t.axis_map[p] is not None else ("none", p) for t in parts)
+        keys.setdefault(key, []).append(p)
+    amap: list[int | None] = [None] * first.ndim
+    for k, g in enumerate(keys.values()):
+        for p in g:
+            amap[p] = k
+    return amap, tuple(first.axes[g[0]].size for g in keys.values())
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A compiled program's memory estimate for one dtype, worked out from shapes alone.
+
+    Attributes:
+        peak: the estimated peak bytes of a run: the inputs, every live intermediate (each freed
+            after its last use), the outputs, and the temporaries of the step at the peak.
+        inputs: the bytes of the input arrays (seeded or given), counted in ``peak``.
+        largest: the bytes of the largest single array a step makes, and ``largest_shape`` its
+            core shape and ``largest_what`` the step that makes it.
+    """
+
+    peak: int
+    inputs: int
+    largest: int
+    largest_shape: tuple[int, ...]
+    largest_what: str
+
+
+def _signature(ops: Sequence[tuple[CTensor, Any]]) -> tuple[Any, ...]:
+    return tuple((t.core.shape, t.axis_map) for t, _ in ops)
 
 
 class Program:
-    """A node compiled for repeated evaluation: dependency order and contraction plans.
+    """Nodes compiled for repeated evaluation: one dependency order, plans and a memory budget.
+
+    ``Program(node)`` evaluates one node; ``Program([n1, n2, …])`` evaluates several in one pass
+    (:meth:`run_all`), each shared subexpression once. Compiling works out, from the shapes
+    alone, the structure of every intermediate, its contraction plan, and the run's peak memory
+    (:meth:`estimate`). A run refuses, before any work, when that peak exceeds the budget
+    (:func:`tensorderiv.get_dense_limit`, 1 GiB by default; the inputs count), and frees each
+    intermediate after its last use.
 
     Example:
         >>> import numpy as np
@@ -162,47 +242,245 @@ class Program:
         >>> prog = Program(td.sum(x * x).node)
         >>> float(prog.run({"x": np.ones(3)}).dense())
         3.0
+        >>> prog.estimate().inputs
+        24
     """
 
-    def __init__(self, node: Node, allowed: Mapping[str, tuple[int, ...]] | None = None,
+    def __init__(self, node: Node | Sequence[Node],
+                 allowed: Mapping[str, tuple[int, ...]] | None = None,
                  what: str = "the expression") -> None:
-        self.node = node
-        self.order = _order(node)
+        self.roots: list[Node] = list(node) if isinstance(node, list | tuple) else [node]
+        self.node = self.roots[0]
+        self.order = _order(self.roots)
         self.needed = {n.name: n.shape for n in self.order if isinstance(n, Var)}
         self.allowed = dict(allowed) if allowed is not None else dict(self.needed)
         self.what = what
         self.plans: dict[Node, ContractionPlan] = {}
+        self._signatures: dict[Node, tuple[Any, ...]] = {}
+        self._constants: dict[tuple[Node, str], CTensor] = {}
+        self._estimates: dict[str, Estimate] = {}
+        self._inputs: dict[Node, CTensor] = {}
+        last: dict[Node, int] = {}
+        for i, n in enumerate(self.order):
+            for c in n.children():
+                last[c] = i
+        keep = set(self.roots)
+        drop: list[list[Node]] = [[] for _ in self.order]
+        for c, i in last.items():
+            if c not in keep:
+                drop[i].append(c)
+        self._drop = drop
+        self.estimate()  # the plans and the memory estimate, from the shapes alone
 
-    def run(self, values: Mapping[str, Any], backend: str = "auto") -> CTensor:
-        """Evaluate on ``values``, a mapping from variable names to arrays."""
-        arrays, dtype = check_values(values, self.needed, self.allowed, self.what)
-        cache: dict[Node, CTensor] = {}
-        like = backends.reference(arrays.values())
-        for n in track(self.order, desc=f"evaluating {self.what}"):  # a bar if long
+    # ------------------------------------------------------------ compile: shapes only
+    def _constant(self, n: Einsum, dtype: np.dtype, like: Any = None) -> CTensor:
+        if like is not None:  # another library's array (and device): built for it, not cached
+            return _constant(n, dtype, like)
+        key = (n, dtype.str)
+        ct = self._constants.get(key)
+        if ct is None:
+            ct = self._constants[key] = _constant(n, dtype)
+        return ct
+
+    def _plan(self, n: Einsum, ops: list[tuple[CTensor, Any]]) -> ContractionPlan:
+        sig = _signature(ops)
+        plan = self.plans.get(n)
+        if plan is None or self._signatures[n] != sig:
+            plan = plan_contraction(ops, n.out, _positional(n.shape), coefficient=n.coef)
+            self.plans[n], self._signatures[n] = plan, sig
+        return plan
+
+    def estimate(self, dtype: Any = np.float64) -> Estimate:
+        """The memory estimate of a run in ``dtype`` (see :class:`Estimate`); plans as a side."""
+        dtype = np.dtype(dtype)
+        found = self._estimates.get(dtype.str)
+        if found is not None:
+            return found
+        item = dtype.itemsize
+        shapes: dict[Node, CTensor] = {}
+        live = inputs = peak = largest = 0
+        largest_shape: tuple[int, ...] = ()
+        largest_what = ""
+        owned: dict[Node, int] = {}
+        for i, n in enumerate(self.order):
+            temp = 0
             if isinstance(n, Var):
-                cache[n] = CTensor(arrays[n.name], _positional(n.shape))
+                shapes[n] = CTensor(_fake(n.shape, dtype), _positional(n.shape))
+                inputs += math.prod(n.shape) * item
+                out = 0
+            elif isinstance(n, Einsum) and n.is_constant:
+                shapes[n] = ct = self._constant(n, dtype)
+                out = ct.nbytes
+            elif isinstance(n, Einsum):
+                ops = [(shapes[t], idx) for t, idx in n.terms]
+                plan = self._plan(n, ops)
+                shapes[n] = CTensor(_fake(plan.core_shape, dtype), plan.out_axes, plan.axis_map)
+                out = 0 if plan.passthrough and plan.factor == 1.0 else \
+                    math.prod(plan.core_shape) * item
+                temp = plan.temporary_elements() * item
+            elif isinstance(n, Sum):
+                parts = [shapes[t] for _, t in n.terms]
+                amap, core = _sum_structure(parts)
+                shapes[n] = CTensor(_fake(core, dtype), parts[0].axes, amap)
+                out = math.prod(core) * item
+                temp = out  # a restructured term, or the product c·t before it is added
+            elif isinstance(n, Apply):
+                f = FUNCTIONS[n.fn]
+                arg = shapes[n.arg]
+                if f.elementwise:
+                    amap, size = _elementwise_structure(arg, f.zero_preserving)
+                    if amap == list(arg.axis_map):
+                        shapes[n] = CTensor(_fake(arg.core.shape, dtype), arg.axes, amap)
+                    else:
+                        dims = [a.size for a, c in zip(arg.axes, amap, strict=True)
+                                if c is not None]
+                        shapes[n] = CTensor(_fake(dims, dtype), arg.axes, amap)
+                    out = size * item
+                    temp = out + (0 if amap == list(arg.axis_map) else out)  # kernel scratch
+                else:
+                    shapes[n] = CTensor(_fake(n.shape, dtype), _positional(n.shape))
+                    out = math.prod(n.shape) * item
+                    temp = out + arg.dense_nbytes  # the dense argument and kernel scratch
+            else:  # pragma: no cover - the node set is closed
+                raise TypeError(f"cannot evaluate node type {type(n).__name__}")
+            if out > largest:
+                largest, largest_shape = out, tuple(shapes[n].core.shape)
+                largest_what = _describe(n, self.plans.get(n))
+            peak = max(peak, inputs + live + out + temp)
+            live += out
+            owned[n] = out
+            for d in self._drop[i]:
+                live -= owned.pop(d, 0)
+        est = Estimate(peak, inputs, largest, largest_shape, largest_what)
+        self._estimates[dtype.str] = est
+        return est
+
+    def check_budget(self, dtype: Any = np.float64) -> Estimate:
+        """The estimate, or :class:`DenseLimitError` with the figures when over the budget."""
+        est = self.estimate(dtype)
+        budget = get_dense_limit()
+        if est.peak > budget:
+            raise DenseLimitError(
+                f"evaluating {self.what} would need about {est.peak:,} bytes at its peak "
+                f"(the inputs, {est.inputs:,} bytes, included; its largest array, of shape "
+                f"{est.largest_shape} ({est.largest:,} bytes), comes from {est.largest_what}), "
+                f"over the dense limit of {budget:,} bytes that bounds a whole run; use smaller "
+                "sizes or raise the limit with tensorderiv.set_dense_limit(nbytes)")
+        return est
+
+    @property
+    def symmetric(self) -> list[Node]:
+        """The einsum nodes whose result is symmetric and computed from one triangle.
+
+        Each is a Gram product ``Σ A[s,i] w[s] A[s,j]`` of one node with itself (a Hessian's
+        XᵀDX): a symmetric rank-k update, or half the blocks filled and mirrored.
+        """
+        found = []
+        for n, plan in self.plans.items():
+            sym = plan.symmetric
+            if sym is None or plan.core_shape[0] < MIN_SIDE or not isinstance(n, Einsum):
+                continue
+            a, b = plan.original_operand(sym.first), plan.original_operand(sym.second)
+            if n.terms[a][0] is n.terms[b][0]:
+                found.append(n)
+        return found
+
+    def description(self) -> str:
+        """How the program computes: nodes, contractions, symmetry used, memory estimate."""
+        est = self.estimate()
+        einsums = [n for n in self.order if isinstance(n, Einsum) and not n.is_constant]
+        lines = [f"{len(self.roots)} output(s), {len(self.order)} nodes, {len(einsums)} "
+                 f"contractions; peak about {est.peak:,} bytes (inputs {est.inputs:,})"]
+        for n in self.symmetric:
+            lines.append(f"symmetric: {self.plans[n].equation} computed from one triangle "
+                         "(symmetric rank-k update or half the blocks) and mirrored")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------ run
+    def run(self, values: Mapping[str, Any], backend: str = "auto") -> CTensor:
+        """Evaluate the (first) node on ``values``, a mapping from variable names to arrays."""
+        return self.run_all(values, backend)[0]
+
+    def run_all(self, values: Mapping[str, Any], backend: str = "auto") -> tuple[CTensor, ...]:
+        """Evaluate every node given at compile time, in that order, in one pass."""
+        arrays, dtype = check_values(values, self.needed, self.allowed, self.what)
+        if dtype.kind == "f" and all(type(a) is np.ndarray for a in arrays.values()):
+            self.check_budget(dtype)  # lazy or device arrays (dask, …) hold no memory here
+        cache: dict[Node, CTensor] = {}
+        drop = self._drop
+        like = backends.reference(arrays.values())  # torch, jax, cupy: constants follow them
+        for i, n in enumerate(track(self.order, desc=f"evaluating {self.what}")):  # bar if long
+            if isinstance(n, Var):
+                tmpl = self._inputs.get(n)
+                if tmpl is None:
+                    tmpl = self._inputs[n] = CTensor(_fake(n.shape, dtype), _positional(n.shape))
+                cache[n] = CTensor._trusted(arrays[n.name], tmpl)  # shape checked above
             elif isinstance(n, Einsum):
                 if n.is_constant:
-                    cache[n] = _constant(n, dtype, like)
-                    continue
-                ops = [(cache[t], idx) for t, idx in n.terms]
-                plan = self.plans.get(n)
-                if plan is None:
-                    plan = plan_contraction(ops, n.out, _positional(n.shape), coefficient=n.coef)
-                    self.plans[n] = plan
-                cache[n] = plan.run([t.core for t, _ in ops], backend=backend)
-                _finite(cache[n], "a product (einsum) of finite values")
+                    cache[n] = self._constant(n, dtype, like)
+                else:
+                    ops = [(cache[t], idx) for t, idx in n.terms]
+                    plan = self._plan(n, ops)
+                    cache[n] = plan.run([t.core for t, _ in ops], backend=backend)
+                    _finite(cache[n], "a product (einsum) of finite values")
             elif isinstance(n, Sum):
-                cache[n] = linear_combination([(c, cache[t]) for c, t in n.terms])
+                cache[n] = _sum([(c, cache[t]) for c, t in n.terms])
                 _finite(cache[n], "a sum of finite values")
             elif isinstance(n, Apply):
                 cache[n] = _apply(n, cache[n.arg])
             else:  # pragma: no cover - the node set is closed
                 raise TypeError(f"cannot evaluate node type {type(n).__name__}")
-        result = cache[self.node]
-        if result.core.dtype != dtype and isinstance(result.core, np.ndarray):
-            result = result.astype(dtype)
-        return result
+            for d in drop[i]:
+                del cache[d]
+        out = []
+        for r in self.roots:
+            result = cache[r]
+            if result.core.dtype != dtype and isinstance(result.core, np.ndarray):
+                result = result.astype(dtype)
+            out.append(result)
+        return tuple(out)
+
+
+def _sum(pairs: list[tuple[float, CTensor]]) -> CTensor:
+    """``Σ cₖ tₖ``; terms of one structure add in place into one new array (no temporaries)."""
+    # constant fills (every axis redundant, e.g. the 1 of 1 - tanh²) add as a scalar
+    fill = 0.0
+    rest = []
+    for c, t in pairs:
+        if isinstance(t.core, np.ndarray) and t.core.ndim == 0 and \
+                all(m is None for m in t.axis_map):
+            fill += c * float(t.core)
+        else:
+            rest.append((c, t))
+    if not rest:
+        return linear_combination(pairs)
+    first = rest[0][1]
+    same = all(t.axis_map == first.axis_map and t.core.shape == first.core.shape
+               for _, t in rest)
+    if not same or not all(isinstance(t.core, np.ndarray) for _, t in rest) or \
+            (fill != 0.0 and first.has_deltas):
+        return linear_combination(pairs)
+    dtype = np.result_type(*[t.core.dtype for _, t in pairs])
+    c0, t0 = rest[0]
+    core = np.multiply(t0.core, c0, dtype=dtype) if c0 != 1.0 else np.array(t0.core, dtype=dtype)
+    for c, t in rest[1:]:
+        if c == 1.0:
+            core += t.core
+        elif c == -1.0:
+            core -= t.core
+        else:
+            core += c * t.core
+    if fill != 0.0:
+        core += fill
+    return CTensor(core, first.axes, first.axis_map, first.wrt, cancelled_scale(core, pairs))
+
+
+def _describe(n: Node, plan: ContractionPlan | None) -> str:
+    if isinstance(n, Einsum) and plan is not None:
+        return f"the contraction {plan.equation}"
+    if isinstance(n, Apply):
+        return f"{n.fn}(…)"
+    return f"a {n.kind}"
 
 
 def evaluate(expr: Expr, values: Mapping[str, Any]) -> CTensor:
