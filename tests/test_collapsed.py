@@ -226,3 +226,21 @@ def test_found_by_the_property_a_vector_text_must_hold_for_the_users_columns(tex
         got = numpy_value(form.notation, v)
         assert [n for n in got.shape if n > 1] == [n for n in form.array.shape if n > 1]
         np.testing.assert_allclose(got.reshape(form.array.shape), form.array, rtol=1e-10)
+
+
+def test_every_matrix_form_of_a_derivative_carries_its_notation():
+    # ct.matrix_form() and td.reduce(d, values=...) write it too, not only the CLI and explain
+    shapes = {"W": (3, 2), "A": (3, 4)}
+    d = td.derive("W.T @ A", "W", shapes=shapes)
+    v = _values(shapes)
+    ct = d.evaluate(v)
+    for form in (ct.matrix_form(), td.reduce(d, values=v), td.reduce(ct)):
+        assert (form.structure, form.notation) == ("delta", "A")
+        np.testing.assert_allclose(numpy_value(form.notation, v), np.asarray(form.array).ravel()
+                                   .reshape(np.shape(numpy_value(form.notation, v))))
+    z = {"Z": _values({"Z": (2, 3)})["Z"]}
+    form = td.derive("tanh(Z)", "Z", shapes={"Z": (2, 3)}).evaluate(z).matrix_form()
+    assert (form.structure, form.rule, form.notation) == ("diagonal", "elementwise",
+                                                          "1 - tanh(Z) ** 2")
+    # numbers made from it are no longer the derivative: no notation is claimed for them
+    assert (2 * ct).matrix_form().notation is None

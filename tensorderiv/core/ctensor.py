@@ -87,11 +87,15 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
             (∂(X⁻¹X)/∂X), the largest magnitude of those terms, else 0: the scale rounding is
             judged against, so the reducer can say "numerically zero" (never exactly zero).
 
+    A c-tensor returned by ``Derivative.evaluate`` also keeps ``origin``, the derivative and the
+    values it came from (None otherwise), so that :meth:`matrix_form` can write the notation of
+    the collapsed form; any new c-tensor made from it (arithmetic, new axes) has none.
+
     The axes are stored in the notes' layout (wrt axes by copy, then output axes); axes given in
     another order are put in that order.
     """
 
-    __slots__ = ("axes", "axis_map", "cancelled", "core", "wrt")
+    __slots__ = ("axes", "axis_map", "cancelled", "core", "origin", "wrt")
 
     def __init__(
         self,
@@ -155,6 +159,7 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
         self.axis_map: tuple[int | None, ...] = tuple(axis_map[p] for p in order)
         self.wrt: WrtSpec = tuple((str(n), tuple(int(s) for s in sh)) for n, sh in wrt)
         self.cancelled = float(cancelled)
+        self.origin: Any = None
 
     @classmethod
     def _trusted(cls, core: Any, like: CTensor, wrt: WrtSpec | None = None) -> CTensor:
@@ -165,7 +170,7 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
         ct = object.__new__(cls)
         ct.core, ct.axes, ct.axis_map = core, like.axes, like.axis_map
         ct.wrt = like.wrt if wrt is None else wrt
-        ct.cancelled = 0.0
+        ct.cancelled, ct.origin = 0.0, None
         return ct
 
     # ---------------------------------------------------------------- description

@@ -46,13 +46,14 @@ Example — the notes' ∂Z/∂W = A (A.76) and ∂A/∂Z = f′(Z), used with �
 from __future__ import annotations
 
 import ast
+import contextvars
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from ..core.ctensor import expand_core
+from ..core.ctensor import CTensor, expand_core, register_matrix_form
 from ..core.errors import TensorDerivError
 from ..symbolic.derivative import Derivative, derive
 from ..symbolic.evaluate import Program
@@ -64,9 +65,10 @@ from ..symbolic.simplify import add, einsum
 from .layouts import axis_name, groups, slot_order
 from .matrixform import MatrixForm
 from .notation import matrix_notation
+from .reduce import reduce_ctensor
 
 __all__ = ["chain_rule", "collapsed_notation", "delta_text", "form_with_notation",
-           "notation_value", "wrap"]
+           "matrix_form_with_notation", "notation_value", "wrap"]
 
 
 # ---------------------------------------------------------------------- numpy text, evaluated
@@ -523,3 +525,39 @@ def chain_rule(form: MatrixForm) -> str:
         return (f"{text}  ({why} turns ∂{form.of_name}/∂{form._names()[0]} into "
                 f"{form.notation}, notes A.61 and A.76)")
     return form.chain_text()
+
+
+# ---------------------------------------------------------------------- ct.matrix_form()
+_WRITING = contextvars.ContextVar("tensorderiv.writing_collapsed_notation", default=False)
+
+
+def matrix_form_with_notation(ct: CTensor, **options: Any) -> MatrixForm:
+    """:meth:`CTensor.matrix_form`: the reducer's form, with its notation when it can be written.
+
+    A c-tensor from ``Derivative.evaluate`` knows its derivative and values (``ct.origin``), so
+    its form carries the notation of the collapsed array (:func:`collapsed_notation`); any other
+    c-tensor gets the reducer's form as it is.
+
+    Example:
+        >>> import numpy as np
+        >>> import tensorderiv as td
+        >>> d = td.derive("W.T @ A", "W", shapes={"W": (3, 2), "A": (3, 4)})
+        >>> ct = d.evaluate({"W": np.ones((3, 2)), "A": np.arange(12.0).reshape(3, 4)})
+        >>> form = ct.matrix_form()
+        >>> form.structure, form.notation
+        ('delta', 'A')
+    """
+    form = reduce_ctensor(ct, **options)
+    origin = ct.origin
+    if origin is None or _WRITING.get():  # the notation's own checks reduce other c-tensors
+        return form
+    token = _WRITING.set(True)
+    try:
+        return collapsed_notation(origin[0], form, origin[1])
+    except TensorDerivError:
+        return form
+    finally:
+        _WRITING.reset(token)
+
+
+register_matrix_form(matrix_form_with_notation)

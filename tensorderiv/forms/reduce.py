@@ -218,7 +218,7 @@ def reduce(
             raise StructureError("a CTensor's axes already say which are inputs and which "
                                  "derivative copy each belongs to; call reduce(ct) without "
                                  "wrt_axes and copies")
-        return reduce_ctensor(x, atol=atol, rtol=rtol, search=search)
+        return x.matrix_form(atol=atol, rtol=rtol, search=search)  # with notation when known
     if isinstance(x, MatrixForm):
         raise StructureError("reduce takes an array or a CTensor; this is already a MatrixForm "
                              "(its .expand() is the array)")

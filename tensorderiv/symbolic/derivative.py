@@ -91,8 +91,9 @@ class Derivative(Expr):
             for name, sub in held:
                 if name not in values:  # the held subexpression's value, from the others
                     values[name] = np.asarray(sub.run(given).dense())
-        ct = program.run(values)
-        return ct.with_axes(self._axes(), wrt=self.wrt)
+        out = program.run(values).with_axes(self._axes(), wrt=self.wrt)
+        out.origin = (self, values)  # matrix_form() writes the collapsed notation from these
+        return out
 
     def _held_programs(self) -> list[tuple[str, Program]]:
         names = {n for n, _ in self.held}
