@@ -21,7 +21,8 @@ LAYERS: dict[str, list[set[str]]] = {
              {"contract"}],
     "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate", "substitute"}, {"evaluate"}, {"derivative"}],
-    "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"notation"}],
+    "forms": [{"structure", "layouts", "latex"}, {"chainrule"}, {"matrixform"}, {"reduce"},
+              {"notation"}],
     "display": [{"html"}, {"rich"}, {"plot"}],
     "testing": [{"strategies", "differences"}, {"check"}],
     "cli": [{"values"}, {"report"}, {"render", "demo"}, {"app"}],
@@ -155,6 +156,14 @@ def test_no_function_level_imports_of_the_package():
     bad = function_level_imports(_modules())
     assert not bad, f"function-level imports of the package: {bad}"
     assert function_level_imports([("forms.reduce", "def f():\n    from ..core import axes\n")])
+
+
+MAX_LINES = 600  # a module near this splits by concern (the brief)
+
+
+def test_no_module_over_the_line_limit():
+    long = {name: n for name, source in _modules() if (n := len(source.splitlines())) > MAX_LINES}
+    assert not long, f"split these modules by concern (over {MAX_LINES} lines): {long}"
 
 
 def test_no_eval_or_exec_in_the_package():

@@ -36,17 +36,17 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import opt_einsum as oe
 
 from ..core.axes import Axis
 from ..core.ctensor import expand_core
 from ..core.errors import ShapeError
 from ..core.renderers import Rendered
+from .chainrule import APPLY, apply_einsum, positions
 from .layouts import axis_name, flatten, groups, present, slot_order
 
 __all__ = ["RULES", "STRUCTURES", "MatrixForm"]
@@ -230,7 +230,7 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
                 or len(set(amap)) != len(amap):
             return None
         owner = [k for k, f in enumerate(self.factors) for _ in range(f.ndim)]
-        wrt, of = _positions(self)
+        wrt, of = positions(self)
 
         def blocks(ps: list[int]) -> list[int] | None:
             seq = [owner[amap[p]] for p in ps]  # type: ignore[index]
@@ -302,11 +302,11 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
                 f"got an array of shape {g.shape}"
             )
         rows_cols = groups(self.axes)
-        wrt_of = _positions(self)
+        wrt_of = positions(self)
         # by the rule where rows are X and columns Y (not a Hessian's copies) and no size-1
         # axis hides in the core; the one contraction otherwise (the same numbers)
         by_rule = rows_cols == wrt_of and 1 not in self.full_shape
-        return (_APPLY.get(self.rule, _apply_einsum) if by_rule else _apply_einsum)(self, g)
+        return (APPLY.get(self.rule, apply_einsum) if by_rule else apply_einsum)(self, g)
 
     # ------------------------------------------------------------------ rendering
     def _letters(self) -> list[str]:
@@ -409,7 +409,7 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
         loss = "ℒ" if "L" in (*self.wrt_names, y) else "L"  # never one of the named variables
         lhs = self._leibniz(loss)
         g = f"∂{loss}/∂{y}"
-        wrt, of = _positions(self)
+        wrt, of = positions(self)
         why = ""
         if self.rule == "zero":
             return f"{lhs} gets nothing from this path (0)"
@@ -516,87 +516,3 @@ def _bmatrix(a: np.ndarray, limit: int = 12) -> str:
         return "\\in\\mathbb{R}^{" + "\\times".join(str(n) for n in a.shape) + "}"
     rows = [" & ".join(f"{float(np.real(v)):.4g}" for v in row) for row in np.atleast_2d(a)]
     return "\\begin{bmatrix}" + " \\\\ ".join(rows) + "\\end{bmatrix}"
-
-
-# ---------------------------------------------------------------------- the rules, one each
-def _positions(form: MatrixForm) -> tuple[list[int], list[int]]:
-    return ([p for p, a in enumerate(form.axes) if a.role == "wrt"],
-            [p for p, a in enumerate(form.axes) if a.role == "of"])
-
-
-def _apply_zero(form: MatrixForm, g: np.ndarray) -> np.ndarray:
-    return np.zeros(form.wrt_shape + g.shape[len(form.of_shape):], dtype=np.result_type(
-        form.factors[0], g))
-
-
-def _apply_scale(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # c · g (identity pairing)
-    return form.core().reshape(()) * g
-
-
-def _apply_elementwise(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # d ⊙ g (Concept 34)
-    wrt, _ = _positions(form)
-    d = expand_core(form.core(), [form.axis_map[p] for p in wrt], form.wrt_shape)
-    return np.asarray(d).reshape(d.shape + (1,) * (g.ndim - d.ndim)) * g
-
-
-def _apply_outer(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # A gᵀ (A.61)
-    wrt, of = _positions(form)
-    K = form.n_slots
-    partner = {form.axis_map[q]: i for i, q in enumerate(of)}
-    perm = [form.axis_map[p] if form.axis_map[p] < K else K + partner[form.axis_map[p]]  # type: ignore[operator]
-            for p in wrt]
-    perm += list(range(K + len(of), K + g.ndim))
-    return np.multiply.outer(form.core(), g).transpose(perm)
-
-
-def _apply_matmul(form: MatrixForm, g: np.ndarray) -> np.ndarray:  # M · vec(g)
-    return np.tensordot(form.expand(), g, axes=len(form.of_shape))
-
-
-def _apply_einsum(form: MatrixForm, g: np.ndarray) -> np.ndarray:
-    """Any form: one contraction of the factors with ``g``, deltas as shared labels."""
-    wrt, of = _positions(form)
-    ids: dict[Any, int] = {}
-
-    def lab(x: Any) -> int:
-        return ids.setdefault(x, len(ids))
-
-    operands: list[Any] = []
-    off = 0
-    for f in form.factors:
-        operands += [f, [lab(("s", s)) for s in range(off, off + f.ndim)]]
-        off += f.ndim
-    trailing = [lab(("t", i)) for i in range(g.ndim - len(of))]
-    g_labels = [lab(("s", form.axis_map[q]) if form.axis_map[q] is not None else ("free", q))
-                for q in of]
-    operands += [g, g_labels + trailing]
-    present_labels = {x for k in range(1, len(operands), 2) for x in operands[k]}
-    out: list[int] = []
-    for p in wrt:
-        s = form.axis_map[p]
-        if s is not None and ids.get(("s", s)) in present_labels and ids[("s", s)] not in out:
-            out.append(ids[("s", s)])
-    out += trailing
-    core = oe.contract(*operands, out)
-    amap: list[int | None] = []
-    implicit: dict[int, int] = {}
-    for p in wrt:
-        s = form.axis_map[p]
-        if s is None:
-            amap.append(None)
-        elif ids.get(("s", s)) in out:
-            amap.append(out.index(ids[("s", s)]))
-        else:
-            amap.append(len(out) + implicit.setdefault(s, len(implicit)))
-    amap += [out.index(t) for t in trailing]
-    sizes = form.wrt_shape + g.shape[len(of):]
-    return np.array(expand_core(np.asarray(core), amap, sizes))
-
-
-_APPLY: dict[str, Callable[[MatrixForm, np.ndarray], np.ndarray]] = {
-    "zero": _apply_zero,
-    "scale": _apply_scale,
-    "elementwise": _apply_elementwise,
-    "outer": _apply_outer,
-    "matmul": _apply_matmul,
-}
