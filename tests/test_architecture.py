@@ -158,6 +158,14 @@ def test_no_function_level_imports_of_the_package():
     assert function_level_imports([("forms.reduce", "def f():\n    from ..core import axes\n")])
 
 
+MAX_LINES = 600  # a module near this splits by concern (the brief)
+
+
+def test_no_module_over_the_line_limit():
+    long = {name: n for name, source in _modules() if (n := len(source.splitlines())) > MAX_LINES}
+    assert not long, f"split these modules by concern (over {MAX_LINES} lines): {long}"
+
+
 def test_no_eval_or_exec_in_the_package():
     for name, source in _modules():
         for node in ast.walk(ast.parse(source)):

@@ -167,3 +167,15 @@ def test_property_arithmetic_matches_dense_arithmetic(T, c, data):
     got = T[i]
     np.testing.assert_allclose(got.dense() if isinstance(got, CTensor) else got, D[i])
     np.testing.assert_allclose(T.T.dense(), D.T)
+
+
+def test_float_of_a_one_entry_ctensor_and_a_clear_error_otherwise():
+    # float(td.evaluate(scalar expr)) used to raise TypeError ("not 'CTensor'")
+    x = td.var("x", (3,))
+    a = np.array([0.5, -1.0, 2.0])
+    value = td.evaluate(td.sum(td.tanh(x)), {"x": a})
+    assert isinstance(float(value), float) and np.isclose(float(value), np.tanh(a).sum())
+    g = td.derive(td.sum(x * x), x).evaluate({"x": a})          # ∂/∂x = 2x, independently
+    assert np.isclose(float(g[1:2]), 2 * a[1])
+    with pytest.raises(td.ShapeError, match=r"one entry, got shape \(3,\)"):
+        float(g)

@@ -205,3 +205,15 @@ def test_long_expressions_are_cut_in_titles_and_importing_stays_light():
             "print([m for m in ('matplotlib', 'tqdm') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"  # the extras are imported only when used
+
+
+def test_a_zero_ctensor_says_zero_not_constant():
+    # a derivative wrt a declared, unused variable is zero: the repr and HTML must say so
+    # (they used to call it "constant along …", true of the storage but hiding the zero)
+    x, u = td.var("x", (2,)), td.var("u", (3,))
+    ct = td.derive(td.sum(x * x), u).evaluate({"x": np.array([1.0, 2.0])})
+    assert not np.any(np.asarray(ct)) and np.asarray(ct).shape == (3,)  # independently: zeros
+    assert "structure: zero" in repr(ct)
+    assert "structure: zero" in ct._repr_html_()
+    nonzero = td.derive(td.sum(x * x), x).evaluate({"x": np.array([1.0, 2.0])})
+    assert "zero" not in repr(nonzero)

@@ -130,3 +130,13 @@ def test_bad_input_says_what_to_do(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # as if not installed
     with pytest.raises(ImportError, match=r"tensorderiv\[plot\]"):
         td.plot(np.eye(2))
+
+
+def test_plot_refuses_text_and_objects_it_cannot_draw_with_a_tensorderiv_error():
+    # text used to fail inside numpy ("could not convert string to float")
+    with pytest.raises(td.ValuesError, match=r"got a str \(text: parse it first"):
+        td.plot("sum(x * x)")
+    with pytest.raises(td.ValuesError, match="got a dict"):
+        td.plot({"x": 1})
+    with pytest.raises(td.TensorDerivError, match="max_slices"):
+        td.plot(np.eye(2), max_slices=0)

@@ -37,6 +37,8 @@ Example — a Newton step with a damped Hessian, H + λI, without ``.dense()`` c
     array([0.08      , 0.02061856])
     >>> float(H[1, 1]), H[1].shape, H.T.shape          # an entry; a row (into the delta)
     (48.0, (2,), (2, 2))
+    >>> float(td.evaluate(td.sum(x ** 4), {"x": np.array([1.0, 2.0])}))   # one entry: a float
+    17.0
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LabelError, ShapeError
+from .errors import LabelError, ShapeError, ValuesError
 
 __all__ = ["CTensorOps"]
 
@@ -105,6 +107,9 @@ class CTensorOps:
             base = me._no_deltas()
             return type(me)(base.core + sign * other, me.axes, base.axis_map, me.wrt)
         arr = np.asarray(other)
+        if arr.dtype.kind not in "biufc":  # None, text, objects: not numbers at all
+            raise ValuesError(f"cannot add a {type(other).__name__} to a c-tensor: give a "
+                              "number, an array of the full shape or a c-tensor")
         if arr.shape != me.shape:
             raise ShapeError(f"cannot add an array of shape {arr.shape} to a c-tensor of shape "
                              f"{me.shape}: give the full shape in the notes' layout (inputs "
@@ -179,6 +184,14 @@ class CTensorOps:
         if any(isinstance(x, CTensorOps) for x in kwargs.get("out", ())):
             return NotImplemented
         return getattr(ufunc, method)(*dense, **kwargs)
+
+    def __float__(self) -> float:
+        """``float(T)`` for a c-tensor of one entry (a scalar's derivative, a loss value)."""
+        me: Any = self
+        if int(np.prod(me.shape)) != 1:
+            raise ShapeError(f"float() needs a c-tensor of one entry, got shape {me.shape}; "
+                             "index an entry (T[i, j]) or take the array (np.asarray(T))")
+        return float(np.asarray(me.dense()).reshape(()))
 
     # ------------------------------------------------------------------ indexing
     def __getitem__(self, key: Any) -> Any:

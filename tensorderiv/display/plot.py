@@ -32,7 +32,7 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.ctensor import CTensor
-from ..core.errors import ShapeError, ValuesError
+from ..core.errors import OptionError, ShapeError, ValuesError
 from ..core.optional import require
 from ..forms.matrixform import MatrixForm
 from ..symbolic.derivative import Derivative
@@ -66,10 +66,19 @@ def plot(obj: Any, values: Mapping[str, Any] | None = None, *,
         ImportError: without matplotlib (``pip install 'tensorderiv[plot]'``).
         ValuesError: a derivative or expression without values.
         ShapeError: a tensor of rank 0 or above 4.
-        ValueError: ``max_slices`` below 1.
+        ValuesError: an object that is none of these (text: parse it first).
+        OptionError: ``max_slices`` below 1.
+
+    Example — ∂(Wᵀa)/∂W, shape (3, 2, 2): a 3×2 slice (rows W[0], columns W[1]) per output entry:
+        >>> import numpy as np
+        >>> import tensorderiv as td
+        >>> W, a = td.var("W", (3, 2)), td.var("a", (3,))
+        >>> fig = td.plot(td.derive(W.T @ a, W), {"W": np.ones((3, 2)), "a": np.arange(3.0)})
+        >>> len([ax for ax in fig.axes if ax.get_label() == "slice"])
+        2
     """
     if isinstance(max_slices, bool) or not isinstance(max_slices, int) or max_slices < 1:
-        raise ValueError(f"max_slices must be a positive integer, got {max_slices!r}")
+        raise OptionError(f"max_slices must be a positive integer, got {max_slices!r}")
     plt = require("matplotlib.pyplot", "plot")
     if isinstance(obj, Expr):
         if values is None:
@@ -85,7 +94,14 @@ def plot(obj: Any, values: Mapping[str, Any] | None = None, *,
         _plot_form(fig, obj, max_slices)
         return fig
     if not isinstance(obj, CTensor):
-        arr = np.asarray(obj, dtype=float)
+        try:
+            arr = np.asarray(obj, dtype=float)
+        except (TypeError, ValueError) as exc:
+            hint = (" (text: parse it first, td.plot(td.parse(text, shapes), values))"
+                    if isinstance(obj, str) else "")
+            raise ValuesError(
+                f"td.plot draws a CTensor, a MatrixForm, a derivative or an expression with "
+                f"values, or a numeric array; got a {type(obj).__name__}{hint}: {exc}") from None
         obj = CTensor(arr, [Axis(f"axis {p}", n) for p, n in enumerate(arr.shape)])
     if not 1 <= obj.ndim <= 4:
         raise ShapeError(f"td.plot draws c-tensors of rank 1 to 4; this one has rank "

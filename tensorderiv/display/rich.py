@@ -102,7 +102,19 @@ def ct_title(ct: CTensor) -> str:
 
 
 def ct_structure(ct: CTensor) -> str:
-    """The structure the storage holds, in words: deltas (stored or implicit), constant axes."""
+    """The structure the storage holds, in words: zero, deltas (stored or implicit), constant axes.
+
+    Example — a derivative with respect to a declared variable the expression does not use:
+        >>> import numpy as np
+        >>> import tensorderiv as td
+        >>> x, u = td.var("x", (2,)), td.var("u", (3,))
+        >>> ct_structure(td.derive(td.sum(x), u).evaluate({"x": np.ones(2)}))
+        'zero (every entry is 0; nothing stored but one 0)'
+    """
+    if ct.is_zero and ct.core.size <= 1:
+        return "zero (every entry is 0; nothing stored but one 0)"
+    if ct.is_zero:
+        return "zero (every entry is 0)"
     readers: dict[int, list[int]] = {}
     for p, c in enumerate(ct.axis_map):
         if c is not None:

@@ -49,6 +49,7 @@ Example — the notes' A.9 for one layer, Z = WᵀA, A' = f(Z), from dense array
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
@@ -113,6 +114,10 @@ def to_layout(array: Any, n_wrt: int | None = None, *, source: LayoutName = "num
     if isinstance(array, Expr):
         raise StructureError(f"to_layout takes numbers; evaluate {array.text!r} first "
                              "(.evaluate(values)), then pass the c-tensor")
+    if n_wrt is not None and (isinstance(n_wrt, bool) or not isinstance(n_wrt, numbers.Integral)):
+        raise StructureError(f"to_layout: n_wrt is how many axes of the array are inputs, got "
+                             f"{n_wrt!r}; the layouts go by keyword: to_layout(array, n_wrt, "
+                             "source='numerator', target='notes')")
     if isinstance(array, CTensor):
         _check_layout(target, "target")
         return array.dense(layout=target)

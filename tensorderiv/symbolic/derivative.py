@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.ctensor import CTensor
-from ..core.errors import LabelError, TensorDerivError
+from ..core.errors import LabelError, OptionError, TensorDerivError
 from ..core.progress import track
 from .differentiate import derivative
 from .evaluate import Program
@@ -265,7 +265,8 @@ def derive(
                         f"{type(expr).__name__}; to check a CTensor's numbers use "
                         "td.check_derivative, to collapse it td.reduce")
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
-        raise ValueError(f"order must be a positive integer, got {order!r}")
+        raise OptionError(f"derive: order must be a positive integer (how many times to "
+                          f"differentiate), got {order!r}")
     if isinstance(expr, Derivative):
         base, chain, allowed = expr.of, expr.wrt, dict(expr.variables_allowed)
         held = list(expr.held)

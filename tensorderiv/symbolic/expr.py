@@ -516,7 +516,8 @@ def softmax(x: Any, axis: int = -1) -> Expr:
     if x.ndim == 0:
         raise ShapeError(f"softmax({x.text}): needs at least one axis, got a scalar")
     if _axis(x, axis, "softmax") != x.ndim - 1:
-        raise ValueError(f"softmax({x.text}, axis={axis}): only the last axis is supported")
+        raise ShapeError(f"softmax({x.text}, axis={axis}): only the last axis is supported; "
+                         "transpose first, e.g. softmax(X.T).T for the columns")
     return Expr(softmax_last(x.node), f"softmax({x.text})", _ATOM, x.declared)
 
 
@@ -524,6 +525,27 @@ def logsumexp(x: Any) -> Expr:
     """``log Σ exp(xᵢ)`` over all entries, computed stably."""
     x = as_expr(x)
     return Expr(apply("lse", x.node), f"logsumexp({x.text})", _ATOM, x.declared)
+
+
+# a runnable example for each function of the vocabulary, checked against numpy: name → (the
+# value a of x, the call, what numpy gives)
+_EX = "\n\n    Example — against numpy:" + "".join("\n        >>> " + line for line in (
+    "import numpy as np", "import tensorderiv as td", "a = np.array({}); x = td.var('x', a.shape)",
+    "bool(np.allclose(td.evaluate(td.{}, {{'x': a}}), {}))")) + "\n        True\n"
+_M, _S = "[[2.0, 1.0], [1.0, 3.0]]", "np.exp(a - a.max())"
+_EXAMPLES = {n: ("[0.5, 2.0]", f"{n}(x)", r) for n, r in zip(ELEMENTWISE, (
+    "np.exp(a)", "np.log(a)", "np.sin(a)", "np.cos(a)", "np.tanh(a)", "1 / (1 + np.exp(-a))",
+    "np.maximum(a, 0)", "np.log1p(np.exp(a))", "np.sqrt(a)", "a * a", "np.abs(a)"), strict=True)}
+_EXAMPLES |= {"sum": (_M, "sum(x, axis=0)", "a.sum(axis=0)"), "mean": (_M, "mean(x)", "a.mean()"),
+              "trace": (_M, "trace(x)", "np.trace(a)"), "diag": (_M, "diag(x)", "np.diag(a)"),
+              "det": (_M, "det(x)", "np.linalg.det(a)"), "inv": (_M, "inv(x)", "np.linalg.inv(a)"),
+              "logdet": (_M, "logdet(x)", "np.log(np.linalg.det(a))"),
+              "outer": ("[1.0, 2.0]", "outer(x, 2 * x)", "np.outer(a, 2 * a)"),
+              "dot": (_M, "dot(x, x)", "a @ a"), "norm": (_M, "norm(x)", "np.linalg.norm(a)"),
+              "softmax": ("[1.0, 1000.0]", "softmax(x)", f"{_S} / {_S}.sum()"),
+              "logsumexp": ("[1.0, 2.0]", "logsumexp(x)", "np.log(np.exp(a).sum())")}
+for _name, _ex in _EXAMPLES.items():
+    globals()[_name].__doc__ += _EX.format(*_ex)
 
 
 def einsum_(subscripts: str, *operands: Any) -> Expr:
