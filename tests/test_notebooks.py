@@ -112,3 +112,26 @@ def test_notebook_runs_top_to_bottom(path):
     for d in explained:
         assert "Matrix form" in d["text/html"] and "check:" in d["text/html"]
         assert d["text/plain"].startswith("Explanation(∂L/∂")
+
+
+def test_the_readme_shows_what_a_notebook_cell_really_displays():
+    import numpy as np
+
+    import tensorderiv as td
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Notebooks and docs", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```text\n", 1)[1].split("```", 1)[0]
+    rng = np.random.default_rng(0)
+    W, A, Y = td.var("W", (4, 3)), td.var("A", (4,)), td.var("Y", (3,))
+    values = {"W": rng.standard_normal((4, 3)), "A": rng.standard_normal(4)}
+    ct = td.derive(W.T @ A, W).evaluate(values)
+    shown = repr(ct).splitlines()
+    shown += td.explain(0.5 * td.sum(td.square(td.tanh(W.T @ A) - Y)), W).text(
+        width=200).splitlines()
+    shown = [line.strip() for line in shown]
+    claimed = [re.sub(r"^Out\[\d\]: ", "", line).strip() for line in block.splitlines()
+               if line.strip() and not line.startswith("In [")]
+    assert len(claimed) >= 6
+    for line in claimed:
+        assert line in shown, f"the README shows {line!r}, which the code does not print"
