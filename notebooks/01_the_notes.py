@@ -187,8 +187,18 @@ assert np.isclose((form.array.T @ dv.reshape(3, 1)).item(), s_np(v0 + dv) - s_np
 assert "Definition 9" in form.note
 
 # %% [markdown]
-# <!-- explain: td.explain(sv, vv) — the gradient as a column, Definition 9 -->
-#
+# `td.explain` shows the same answer step by step: the full c-tensor, the structure found, the
+# collapsed (3×1) column with the reason (Definition 9), and two checks — against the full
+# contraction and against central differences.
+
+# %%
+ex = td.explain(sv, vv, {"v": v0})
+assert ex.final.array.shape == (3, 1) and "Definition 9" in ex.final.note
+assert np.allclose(ex.final.array.ravel(), fd_gradient(s_np, v0), atol=1e-6)
+assert ex.chain_error < 1e-12 and ex.differences_error < 1e-6
+ex
+
+# %% [markdown]
 # ## A.3 Derivative: Vector/Scalar
 #
 # ### Definition 11: ∂w/∂s is a (1×n) row, and Δw = (∂w/∂s)ᵀ Δs
@@ -388,8 +398,18 @@ assert box.shape == (2, 3, 2) and box.ndim == 3
 assert np.array_equal(box.dense()[:, :, 0], front) and np.array_equal(box.dense()[:, :, 1], back)
 
 # %% [markdown]
-# <!-- plot: td.plot(box) — the (2×3×2) c-tensor of (A.56) as a stack of two matrix slices -->
-#
+# `td.plot` draws it the way (A.56) does: a stack of matrix slices, one (2×3) slice per entry of
+# the third axis.
+
+# %%
+fig = td.plot(box)
+slices = [ax for ax in fig.axes if ax.get_label() == "slice"]
+assert len(slices) == 2                                                   # front and back
+assert [ax.get_title() for ax in slices] == ["depth = 0", "depth = 1"]
+assert all(ax.get_images()[0].get_array().shape == (2, 3) for ax in slices)
+fig
+
+# %% [markdown]
 # ### Turning tensors into matrices: a diagonal to a vector (A.57)
 #
 # A pattern of zeros lets us keep only the diagonal: `td.reduce` finds it and keeps 3 numbers.
@@ -506,8 +526,22 @@ from_dense = td.reduce(T, wrt_axes=2, names=("W", "Z"))
 assert from_dense.structure == "delta" and np.allclose(from_dense.array.ravel(), A_val)
 
 # %% [markdown]
-# <!-- plot: td.plot(form) — the collapsed A beside the expanded 3-tensor of (A.74) -->
-#
+# `td.plot(form)` draws the collapse: the (m×1) column A on the left, the full (m×n×n) 3-tensor
+# of (A.74) on the right as n slices — each slice zero except the column where W's column index
+# equals Z's index, and that column is A every time.
+
+# %%
+fig = td.plot(form)
+collapsed_ax = [ax for ax in fig.axes if ax.get_label() == "collapsed"]
+slices = [ax for ax in fig.axes if ax.get_label() == "slice"]
+assert len(collapsed_ax) == 1 and len(slices) == n
+assert collapsed_ax[0].get_images()[0].get_array().shape == (m, 1)
+for kk, ax in enumerate(slices):                                          # slice kk: column kk is A
+    drawn = np.ma.filled(ax.get_images()[0].get_array(), 0.0)
+    assert np.allclose(drawn, T[:, :, kk])
+fig
+
+# %% [markdown]
 # The collapsed A enters the chain rule with the notes' transposes:
 # ∂L/∂W = A (∂L/∂Z)ᵀ (A.61), an (m×n) matrix with the shape of W.
 
@@ -566,8 +600,6 @@ assert np.allclose(td.chain(form, Q).array.ravel(), fprime_z * Q)
 # Each factor is derived and collapsed on its own — ∂Z/∂W → A, ∂A/∂Z → f′(Z) with ⊙,
 # ∂Z²/∂A¹ → W₂ — and chained in the notes' order with `td.chain`. The result must equal
 # tensorderiv's derivative of the whole loss and finite differences of a numpy forward pass.
-#
-# <!-- explain: td.explain(L, W1) — each factor's name, shape, structure, collapse and rule, as A.9 -->
 
 # %%
 m0, n1, n2 = 4, 3, 2
@@ -642,6 +674,43 @@ assert np.allclose(dL_dW1.array, by_hand)
 assert np.allclose(whole.dense(), by_hand)
 assert np.allclose(whole.dense(), fd_gradient(loss_np, vals["W1"]), atol=1e-7)
 print("∂L/∂W₁ = X (∂L/∂Z¹)ᵀ: chained forms, the whole derivative and differences agree")
+
+# %% [markdown]
+# `td.explain(L, W1)` does all of this in one call, as A.9 does it: the path from L down to W₁,
+# each factor's name, full shape, structure, collapsed form and the reason it collapses, the rule
+# it multiplies by (⊙, a matrix product with the notes' transposes, an outer product), the
+# backward pass, and the check against the full contraction and against differences. Here the
+# layer's input is X, so ∂Z¹/∂W₁ collapses to X and ∂L/∂W₁ = X (∂L/∂Z¹)ᵀ.
+
+# %%
+ex = td.explain(L, W1, vals)
+names = [f.name for f in ex.factors]
+assert names == ["∂Z1/∂W1", "∂A1/∂Z1", "∂Z2/∂A1", "∂A2/∂Z2", "∂L/∂A2"]
+dZ1dW1, dA1dZ1, dZ2dA1 = ex.factors[:3]
+assert dZ1dW1.form.structure == "delta" and dZ1dW1.form.notation == "X"    # ∂Z/∂W → A (A.76)
+assert dA1dZ1.form.structure == "diagonal" and "⊙" in dA1dZ1.rule        # ∂A/∂Z → f′(Z), ⊙
+assert np.allclose(dA1dZ1.form.array.ravel(), 1 - a1**2)
+assert dZ2dA1.form.notation == "W2"                                      # ∂Z²/∂A¹ → W₂
+assert ex.backward[-1] == "∂L/∂W1 = X (∂L/∂Z1)ᵀ"                          # ∂L/∂W = A (∂L/∂Z)ᵀ
+assert np.allclose(ex.final.array, by_hand)
+assert ex.chain_error < 1e-12 and ex.differences_error < 1e-6
+ex
+
+# %% [markdown]
+# In the notes' own letters — one layer Z = WᵀA, A¹ = tanh Z, with the layer's input A as the
+# variable it is in A.9 — the explanation reads ∂Z/∂W → A, ∂A/∂Z → f′(Z) with ⊙, and
+# ∂L/∂W = A (∂L/∂Z)ᵀ.
+
+# %%
+Y1 = td.var("Y", (n,))
+one = {"W": W_val, "A": A_val, "Y": rng.standard_normal(n)}
+ex1 = td.explain(0.5 * td.sum(td.square(td.tanh(W.T @ A) - Y1)), W, one)
+for f in ex1.factors:
+    print(f"{f.name:8s} → {f.form.notation}  ({f.form.structure})")
+print(ex1.backward[-1])
+assert [f.form.notation for f in ex1.factors[:2]] == ["A", "1 - tanh(Z1) ** 2"]
+assert "⊙" in ex1.factors[1].rule and ex1.backward[-1] == "∂L/∂W = A (∂L/∂Z1)ᵀ"
+assert ex1.chain_error < 1e-12 and ex1.differences_error < 1e-6
 
 # %% [markdown]
 # The same holds for the second layer's weights, ∂L/∂W₂ = A¹ (∂L/∂Z²)ᵀ, and the whole derivative

@@ -111,8 +111,19 @@ for perm in itertools.permutations(range(3)):
 print("symmetric under all", len(list(itertools.permutations(range(3)))), "permutations")
 
 # %% [markdown]
-# <!-- plot: td.plot(T3) — the (d×d×d) third derivative as a stack of d symmetric slices -->
-#
+# `td.plot` draws the (d×d×d) third derivative as a stack of d slices along its third copy of w's
+# axis; each slice is a symmetric matrix, and slice k's row j equals slice j's row k.
+
+# %%
+fig = td.plot(T3)
+slices = [ax for ax in fig.axes if ax.get_label() == "slice"]
+assert len(slices) == d
+drawn = np.stack([np.ma.filled(ax.get_images()[0].get_array(), 0.0) for ax in slices], axis=-1)
+assert np.allclose(drawn, closed)
+assert all(np.allclose(drawn[:, :, k], drawn[:, :, k].T) for k in range(d))
+fig
+
+# %% [markdown]
 # And against an independent oracle: central differences of the Hessian along each eᵢ.
 
 # %%

@@ -128,8 +128,18 @@ assert np.allclose(np.kron(*mats), np.kron(Bm, Am.T), atol=1e-8)
 assert np.allclose(kform.matrix(), np.kron(Bm, Am.T), atol=1e-8)
 
 # %% [markdown]
-# <!-- plot: td.plot(kform) — the two Kronecker factors beside the expanded 4-tensor -->
-#
+# `td.plot(kform)` draws the collapsed form beside the expanded 4-tensor it stands for, in the
+# notes' layout (X's axes first): a grid of (3×4) slices, one per entry of Y's two axes.
+
+# %%
+fig = td.plot(kform)
+slices = [ax for ax in fig.axes if ax.get_label() == "slice"]
+assert len([ax for ax in fig.axes if ax.get_label() == "collapsed"]) == 1
+assert len(slices) == 2 * 2                                      # Y is (2×2): a 2-by-2 grid
+assert all(ax.get_images()[0].get_array().shape == (3, 4) for ax in slices)
+fig
+
+# %% [markdown]
 # ## Layouts: numerator (JAX, PyTorch) and the notes'
 #
 # JAX's `jacobian` and PyTorch's `autograd.functional.jacobian` put the output's axes first (the

@@ -25,8 +25,9 @@ DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
 WITHOUT_EXAMPLES = {"cli.md", "api.md"}  # console transcripts; directives over docstrings
 SITE = ["index", "quickstart", "conventions", "ctensors", "reducers", "expressions", "testing",
-        "cli", "scale", "api", "notebooks/01_the_notes", "notebooks/02_testing_backprop",
-        "notebooks/03_higher_order", "notebooks/04_structure_of_foreign_jacobians"]
+        "cli", "scale", "display", "api", "notebooks/01_the_notes",
+        "notebooks/02_testing_backprop", "notebooks/03_higher_order",
+        "notebooks/04_structure_of_foreign_jacobians"]
 MISSING = [m for m in ("sphinx", "myst_nb", "furo", "jupytext")
            if importlib.util.find_spec(m) is None]
 
@@ -65,6 +66,10 @@ def test_site_pages_carry_their_content(site):
                  "Definition 18", "Concept 20", "Concept 29", "Concept 34", "JAX", "PyTorch",
                  "SymPy", "matrixcalculus.org"]:
         assert item in conventions, f"the conventions page does not mention {item}"
+    display = read("display")
+    for item in ["Seeing the answers", "td.explain", "td.plot", "Progress on long work",
+                 "∂L/∂W = A (∂L/∂Z)ᵀ", "DerivativeCheck"]:
+        assert item in display, f"the display page does not mention {item}"
     notes = read("notebooks/01_the_notes")
     assert "A.9 Neural Network Derivatives" in notes and "Definition 13" in notes
     assert "allclose" in notes  # the notebook's code cells are rendered
