@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 # folders, lowest first; inside each, its modules lowest first (a set = one rank)
 LAYERS: dict[str, list[set[str]]] = {
     "core": [{"errors", "options", "axes", "optional"}, {"ctensor"}, {"contract"}],
-    "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
+    "symbolic": [{"nodes"}, {"limits"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate"}, {"evaluate"}, {"derivative"}],
     "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"notation"}],
     "testing": [{"strategies", "differences"}, {"check"}],

@@ -266,7 +266,8 @@ def test_parse_refuses_huge_and_deep_input():
     with pytest.raises(td.ParseError, match="characters long"):
         td.parse("x + " * 5000 + "x", {"x": (1,)})
     with pytest.raises(td.ParseError, match="nested too deeply"):
-        td.parse(" + ".join(["x"] * 600), {"x": (1,)})
+        td.parse("**".join(["x"] * 250), {"x": (1,)})  # right-nested: deep
+    td.parse(" + ".join(["x"] * 600), {"x": (1,)})  # long, not deep: read as a loop
     with pytest.raises(td.ParseError, match="nested"):  # Python's own parser limit
         td.parse("(" * 2000 + "x" + ")" * 2000, {"x": (1,)})
     with pytest.raises(td.ParseError, match="nested too deeply"):

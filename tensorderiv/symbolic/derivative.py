@@ -30,6 +30,7 @@ from ..core.errors import LabelError
 from .differentiate import derivative
 from .evaluate import Program
 from .expr import Expr
+from .limits import check_order
 from .nodes import Var
 from .parse import parse
 
@@ -48,6 +49,7 @@ class Derivative(Expr):
     """
 
     __slots__ = ("_program", "of", "variables_allowed", "wrt")
+    _depth_limited = False  # deeper than what it differentiates; the engine walks iteratively
 
     def __init__(self, node: Any, of: Expr, wrt: tuple[tuple[str, tuple[int, ...]], ...],
                  allowed: Mapping[str, tuple[int, ...]]) -> None:
@@ -162,6 +164,10 @@ def derive(
         raise TypeError(f"derive takes an expression or its text, got {type(expr).__name__}")
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
         raise ValueError(f"order must be a positive integer, got {order!r}")
+    if isinstance(expr, Derivative):
+        check_order(expr.order + (len(wrt) if isinstance(wrt, tuple | list) else order))
+    else:
+        check_order(len(wrt) if isinstance(wrt, tuple | list) else order)
     if isinstance(expr, Derivative):
         base, chain, allowed = expr.of, expr.wrt, dict(expr.variables_allowed)
     else:

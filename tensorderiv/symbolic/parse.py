@@ -25,13 +25,13 @@ import ast
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..core.errors import ParseError, ShapeError
+from ..core.errors import LimitError, ParseError
 from . import expr as E  # noqa: N812 - E is the expression vocabulary
+from .limits import MAX_DEPTH
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "VOCABULARY", "parse"]
 
 MAX_LENGTH = 10_000
-MAX_DEPTH = 500
 
 VOCABULARY: dict[str, Callable[..., E.Expr]] = {
     **{name: getattr(E, name) for name in E.ELEMENTWISE},
@@ -59,16 +59,7 @@ _DESCRIBE = {
 
 
 def _shapes(shapes: Mapping[str, Any] | None) -> dict[str, tuple[int, ...]]:
-    out: dict[str, tuple[int, ...]] = {}
-    for name, s in (shapes or {}).items():
-        if isinstance(s, int):
-            s = (s,)
-        try:
-            out[name] = tuple(int(n) for n in s)
-        except (TypeError, ValueError):
-            raise ShapeError(f"variable {name!r}: shape must be a tuple of sizes, got {s!r}") \
-                from None
-    return out
+    return {name: E.sizes(name, s) for name, s in (shapes or {}).items()}
 
 
 def parse(text: str, shapes: Mapping[str, Sequence[int] | int] | None = None) -> E.Expr:
@@ -92,10 +83,13 @@ def parse(text: str, shapes: Mapping[str, Sequence[int] | int] | None = None) ->
         tree = ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
         col = exc.offset - 1 if exc.offset else len(stripped)  # 0: the error is at the end
+        if "too many nested" in str(exc.msg):  # Python's own limit, 200 parentheses
+            raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels, "
+                             "tensorderiv.symbolic.limits.MAX_DEPTH)", stripped, col) from None
         raise ParseError(f"invalid syntax: {exc.msg}", stripped, col) from None
     except (RecursionError, MemoryError):
-        raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)") \
-            from None
+        raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels, "
+                         "tensorderiv.symbolic.limits.MAX_DEPTH)") from None
     return _Reader(stripped, _shapes(shapes)).read(tree.body, 0)
 
 
@@ -110,18 +104,29 @@ class _Reader:
 
     def read(self, node: ast.AST, depth: int) -> E.Expr:
         if depth > MAX_DEPTH:
-            raise self.fail(f"expression is nested too deeply (more than {MAX_DEPTH} levels)",
-                            node)
+            raise self.fail(f"expression is nested too deeply (more than {MAX_DEPTH} levels, "
+                            "tensorderiv.symbolic.limits.MAX_DEPTH)", node)
         if isinstance(node, ast.BinOp):
-            op = _BINOPS.get(type(node.op))
-            if op is None:
-                raise self.fail(f"operator {type(node.op).__name__} is not supported; use "
-                                "+ - * / ** @", node)
-            left, right = self.read(node.left, depth + 1), self.read(node.right, depth + 1)
-            try:
-                return op(left, right)
-            except (TypeError, ArithmeticError) as exc:  # e.g. a float overflow in a literal
-                raise self.fail(f"{type(exc).__name__}: {exc}", node) from None
+            # a left-nested chain (a + b + c …) is read as a loop: it is long, not deep
+            spine: list[ast.BinOp] = []
+            cur: ast.expr = node
+            while isinstance(cur, ast.BinOp):
+                spine.append(cur)
+                cur = cur.left
+            acc = self.read(cur, depth + 1)
+            for b in reversed(spine):
+                op = _BINOPS.get(type(b.op))
+                if op is None:
+                    raise self.fail(f"operator {type(b.op).__name__} is not supported; use "
+                                    "+ - * / ** @", b)
+                right = self.read(b.right, depth + 1)
+                try:
+                    acc = op(acc, right)
+                except (TypeError, ArithmeticError) as exc:  # e.g. a float overflow
+                    raise self.fail(f"{type(exc).__name__}: {exc}", b) from None
+                except LimitError as exc:
+                    raise self.fail(str(exc), b) from None
+            return acc
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
                 return -self.read(node.operand, depth + 1)
@@ -192,7 +197,7 @@ class _Reader:
                 args.append(self.read(a, depth + 1))
         try:
             return fn(*args, **kwargs)
-        except TypeError as exc:
+        except (TypeError, LimitError) as exc:
             raise self.fail(str(exc), node) from None
 
     def axis_literal(self, v: ast.expr) -> int:

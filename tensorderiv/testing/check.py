@@ -16,6 +16,7 @@ used several times contributes one term per use, notes Definition 3), a reshaped
 from __future__ import annotations
 
 import ast
+import copy
 import itertools
 import math
 from collections.abc import Callable, Mapping
@@ -227,7 +228,7 @@ def check_derivative(
         try:
             f = parse(f, {n: v.shape for n, v in values.items()})
         except TensorDerivError as exc:
-            raise ValueError(f"check_derivative: {exc}") from None
+            raise _restated(exc) from None
     name = wrt if isinstance(wrt, str) else None
     if single:
         if name is None:
@@ -253,7 +254,7 @@ def check_derivative(
         try:
             ct = derive(f, name, order=order).evaluate(used)
         except TensorDerivError as exc:
-            raise ValueError(f"check_derivative: {exc}") from None
+            raise _restated(exc) from None
         out_shape = f.shape
         dense = mode == "dense" or (mode == "auto" and ct.dense_nbytes <= get_dense_limit())
         dirs = None if dense else differences.directions(rng, x, order, directions)
@@ -339,6 +340,13 @@ def _value_scale(f: Expr, values: Mapping[str, np.ndarray]) -> float:
     except TensorDerivError:
         return 0.0
     return _absmax(ct.core)
+
+
+def _restated(exc: TensorDerivError) -> TensorDerivError:
+    """The same error (its class kept, so ``except td.DomainError`` works), said by the checker."""
+    new = copy.copy(exc)
+    new.args = (f"check_derivative: {exc}",)
+    return new
 
 
 def _floats(at: Mapping[str, Any]) -> dict[str, np.ndarray]:

@@ -1,0 +1,196 @@
+"""Issue 13: every bad input is one line with exit status 2 (CLI) or a TensorDerivError (API),
+never a traceback, a hang or a raw Python error; one depth limit and one order cap."""
+
+import io
+import os
+import threading
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+import tensorderiv as td
+from tensorderiv.cli import app as cli
+from tensorderiv.cli.values import load_values
+from tensorderiv.core.errors import LimitError, TensorDerivError, ValuesError
+from tensorderiv.symbolic.limits import MAX_DEPTH, MAX_ORDER, depth
+from tensorderiv.testing import check_derivative
+
+SUM = ["derive", "sum(x)", "--wrt", "x", "--shape", "x=3"]
+
+
+def run(capsys, *argv):
+    status = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def one_line_exit_2(capsys, *argv, message="", lines=1):
+    """Exit 2 and one line (a parse error adds its expression and a caret: 3 lines)."""
+    status, out, err = run(capsys, *argv)
+    assert status == 2, (out, err)
+    assert out == "" and len(err.splitlines()) == lines and err.startswith("tensorderiv: error:")
+    assert message in err, err
+    return err
+
+
+def _npy_bytes(shape, dtype="<f8", data=b""):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": dtype, "fortran_order": False, "shape": tuple(shape)})
+    return buf.getvalue() + data
+
+
+# ------------------------------------------------------------------ .npz files
+def test_npz_member_that_is_not_npy(capsys, tmp_path):
+    path = tmp_path / "p.npz"
+    zipfile.ZipFile(path, "w").writestr("x.npy", b"junk")
+    one_line_exit_2(capsys, *SUM, "--at", str(path), message="'x.npy' is not a .npy array")
+
+
+def test_npz_member_without_npy_suffix(capsys, tmp_path):
+    path = tmp_path / "p.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x.npy", _npy_bytes((3,), data=np.ones(3).tobytes()))
+        z.writestr("notes.txt", b"hello")
+    one_line_exit_2(capsys, *SUM, "--at", str(path), message="'notes.txt' is not a .npy")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_fifo_is_refused_before_it_is_opened(capsys, tmp_path):
+    fifo = tmp_path / "f.npz"
+    os.mkfifo(fifo)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(status=cli.main([*SUM, "--at", str(fifo)])),
+                         daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():  # unblock the reader so the test process can end, then fail
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("--at FIFO blocked")
+    _, err = capsys.readouterr()
+    assert result["status"] == 2 and "FIFO" in err and len(err.splitlines()) == 1
+
+
+def test_directory_is_refused(capsys, tmp_path):
+    one_line_exit_2(capsys, *SUM, "--at", str(tmp_path), message="directory")
+
+
+def test_zip_bomb_refused_from_headers(capsys, tmp_path):
+    # a member declaring 2e8 float64 (1.6 GB) with almost no data: refused from its header,
+    # before anything is decompressed or allocated
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x.npy", _npy_bytes((200_000_000,), data=b"\0" * 4096))
+    t0 = time.perf_counter()
+    one_line_exit_2(capsys, *SUM, "--at", str(path),
+                    message="has shape (200000000,), but --shape gives (3,)")
+    assert time.perf_counter() - t0 < 5
+
+
+def test_declared_size_over_the_budget_is_refused_before_reading(tmp_path):
+    path = tmp_path / "big.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x.npy", _npy_bytes((1000,), data=b"\0" * 16))
+    with td.dense_limit(4000), pytest.raises(ValuesError, match="more than the budget"):
+        load_values(str(path), {"x": (1000,)})
+    with pytest.raises(ValuesError, match="truncated"):  # within budget: the data is short
+        load_values(str(path), {"x": (1000,)})
+
+
+def test_good_npz_still_reads_fortran_and_big_endian(tmp_path):
+    a = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    np.savez(tmp_path / "v.npz", A=a, x=np.arange(3, dtype=">i4"))
+    v = load_values(str(tmp_path / "v.npz"), {"A": (2, 3), "x": (3,)})
+    np.testing.assert_array_equal(v.arrays["A"], a)
+    np.testing.assert_array_equal(v.arrays["x"], [0.0, 1.0, 2.0])
+    assert v.arrays["x"].dtype == np.float64
+
+
+# ------------------------------------------------------------------ sizes: ASCII digits only
+@pytest.mark.parametrize("spec", ["x=٣", "x=²", "x=３", "x=3.7"])
+def test_shape_sizes_are_ascii_digits(capsys, spec):
+    one_line_exit_2(capsys, "derive", "sum(x)", "--wrt", "x", "--shape", spec,
+                    message="is not a positive integer")
+
+
+@pytest.mark.parametrize("shape", ["12", (3.7,), 3.7, (True,), ("3",), None])
+def test_api_shapes_are_integers(shape):
+    with pytest.raises(td.ShapeError, match="shape must be a tuple of integer sizes"):
+        td.parse("sum(z)", {"z": shape})
+    with pytest.raises(td.ShapeError, match="shape must be a tuple of integer sizes"):
+        td.var("z", shape)
+
+
+def test_api_shapes_accept_numpy_integers():
+    assert td.parse("sum(z)", {"z": (np.int64(3), 2)}).node.vars == {"z"}
+    assert td.var("z", 4).shape == (4,)
+
+
+# ------------------------------------------------------------------ depth and order
+def test_deep_power_tower_on_the_command_line(capsys):
+    one_line_exit_2(capsys, "derive", "**".join(["x"] * 250), "--wrt", "x", "--shape", "x=",
+                    message=f"more than {MAX_DEPTH} levels", lines=3)
+
+
+def test_deep_text_through_derive_and_check():
+    text = "tanh(" * 0 + "x" + "**x" * 498  # 499 deep, right-nested
+    with pytest.raises(td.ParseError, match=f"more than {MAX_DEPTH} levels"):
+        td.derive(text, "x", shapes={"x": ()})
+    with pytest.raises(td.ParseError, match="MAX_DEPTH"):
+        check_derivative(text, {"x": np.array(0.5)}, lambda x: x)
+
+
+def test_deep_chain_built_with_the_api_names_the_limit():
+    x = td.var("x", (2,))
+    e = x
+    with pytest.raises(LimitError, match=f"the limit is {MAX_DEPTH}") as info:
+        for _ in range(3000):
+            e = td.tanh(e)
+    assert isinstance(info.value, TensorDerivError)
+    assert depth(e.node) == MAX_DEPTH  # the last accepted level
+    with pytest.raises(LimitError, match="MAX_DEPTH"):
+        td.sum(e) * 2 + td.tanh(e)
+    # everything within the limit differentiates (the engine walks iteratively)
+    d = td.derive(e, "x")
+    v = {"x": np.array([0.3, -0.2])}
+
+    def chain(x):  # the chain rule by hand: a diagonal, the product of tanh′ down the chain
+        g = np.ones_like(x)
+        for _ in range(MAX_DEPTH):
+            x = np.tanh(x)
+            g = g * (1 - x * x)
+        return np.diag(g)
+
+    check_derivative(e, v, chain)
+    assert np.all(np.isfinite(d.evaluate(v).dense()))
+
+
+def test_derivatives_deeper_than_the_limit_are_fine():
+    x = td.var("x", (2,))
+    e = x
+    for _ in range(60):
+        e = td.sin(e)
+    d = td.derive(td.sum(e), "x", order=2)
+    assert depth(d.node) > depth(e.node)
+    h = d.evaluate({"x": np.array([0.1, 0.2])}).dense()
+    g = td.derive(td.sum(e), "x")  # Hessian vs differences of the gradient
+    step = 1e-6
+    for i in range(2):
+        u = np.zeros(2)
+        u[i] = step
+        fd = (g.evaluate({"x": np.array([0.1, 0.2]) + u}).dense()
+              - g.evaluate({"x": np.array([0.1, 0.2]) - u}).dense()) / (2 * step)
+        np.testing.assert_allclose(h[i], fd, rtol=1e-5, atol=1e-8)
+
+
+def test_order_cap(capsys):
+    one_line_exit_2(capsys, *SUM, "--order", "10000", message=f"highest derivative order "
+                    f"accepted, {MAX_ORDER}")
+    with pytest.raises(LimitError, match="MAX_ORDER"):
+        td.derive("sum(x * x)", "x", shapes={"x": (2,)}, order=MAX_ORDER + 1)
+    d = td.derive("sum(x * x)", "x", shapes={"x": (2,)}, order=MAX_ORDER)
+    with pytest.raises(LimitError, match="MAX_ORDER"):
+        td.derive(d, "x")
