@@ -3,6 +3,7 @@ never a traceback, a hang or a raw Python error; one depth limit and one order c
 
 import io
 import os
+import re
 import threading
 import time
 import zipfile
@@ -194,3 +195,126 @@ def test_order_cap(capsys):
     d = td.derive("sum(x * x)", "x", shapes={"x": (2,)}, order=MAX_ORDER)
     with pytest.raises(LimitError, match="MAX_ORDER"):
         td.derive(d, "x")
+
+
+# ------------------------------------------------------------------ domains on every path
+def test_derivative_of_log_checks_the_domain_of_log():
+    d = td.derive("sum(log(x))", "x", shapes={"x": (3,)})
+    with pytest.raises(td.DomainError, match=r"derivative of log at a non-positive entry "
+                       r"\(-1.0 at index \(1,\)\).*variable 'x'"):
+        d.evaluate({"x": [1.0, -1.0, 2.0]})
+    np.testing.assert_allclose(d.evaluate({"x": [1.0, 4.0, 2.0]}).dense(), [1.0, 0.25, 0.5])
+    with pytest.raises(td.DomainError, match="log of a non-positive entry"):
+        check_derivative("sum(log(x))", {"x": np.array([-1.0, 2.0, 3.0])}, lambda x: 1 / x)
+
+
+@pytest.mark.parametrize(("text", "point", "message"), [
+    ("sum(sqrt(x))", [4.0, -1.0], "sqrt of a negative entry"),
+    ("sum(x ** 0.5)", [4.0, -1.0], "fractional power"),
+    ("sum(x ** 1.5)", [4.0, -1.0], "fractional power"),
+    ("sum(sqrt(x * x))", [0.0, 1.0], "derivative of sqrt"),
+    ("norm(x)", [0.0, 0.0], "derivative of sqrt"),
+])
+def test_domains_at_evaluation_of_value_and_derivative(text, point, message):
+    d = td.derive(text, "x", shapes={"x": (2,)})
+    with pytest.raises(td.DomainError, match=message):
+        d.evaluate({"x": np.array(point)})
+    with pytest.raises(td.DomainError):
+        check_derivative(text, {"x": np.array(point)}, lambda x: np.zeros(2))
+
+
+def test_domain_message_names_the_variables_of_a_computed_argument():
+    d = td.derive("sum(log(x - y))", "x", shapes={"x": (2,), "y": (2,)})
+    with pytest.raises(td.DomainError, match="computed from the variables 'x', 'y'"):
+        d.evaluate({"x": np.array([1.0, 1.0]), "y": np.array([0.0, 2.0])})
+
+
+@pytest.mark.parametrize("fn", ["logdet", "det"])  # det refuses a singular matrix itself
+def test_derivative_at_a_singular_matrix_speaks_of_the_function_written(fn):
+    S = np.array([[1.0, 2.0], [2.0, 4.0]])
+    d = td.derive(f"{fn}(A)", "A", shapes={"A": (2, 2)})
+    with pytest.raises(td.DomainError, match=f"^(the derivative of )?{fn} of a singular") as info:
+        d.evaluate({"A": S})
+    assert not re.search(r"\binv\b", str(info.value))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble])
+@pytest.mark.parametrize("fn", ["inv", "logdet", "det"])
+def test_linalg_dtypes_give_a_clear_error(fn, dtype):
+    e = td.parse(f"sum({fn}(A))", {"A": (2, 2)})
+    with pytest.raises(td.DomainError, match=f"needs float32 or float64 values, got "
+                       f"{np.dtype(dtype)}"):
+        td.evaluate(e, {"A": np.eye(2, dtype=dtype)})
+
+
+# ------------------------------------------------------------------ constants and messages
+@pytest.mark.parametrize(("text", "message"), [
+    ("x / (y - y)", r"division by zero \(y - y is identically 0\)"),
+    ("sum(log(y - y))", "log of a non-positive entry"),
+    ("sqrt(0 * x - 1)", "sqrt of a negative entry"),
+    ("exp(1000 + 0 * x)", "exp of the constant 1000 is inf"),
+])
+def test_constant_folding_errors_are_ours_and_warn_nothing(text, message):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a numpy RuntimeWarning would fail here
+        with pytest.raises(td.DomainError, match=message) as info:
+            td.parse(text, {"x": (2,), "y": (2,)})
+    assert "overflowed" not in str(info.value) and "rescale the literals" not in str(info.value)
+
+
+def test_cli_constant_folding_is_one_line_without_warnings(capsys):
+    err = one_line_exit_2(capsys, "derive", "x / (y - y)", "--wrt", "x", "--shape", "x=3",
+                          "--shape", "y=3", message="division by zero")
+    assert "RuntimeWarning" not in err and ".py:" not in err
+
+
+def test_array_exponent_with_a_negative_base_speaks_of_the_power():
+    e = td.parse("x ** n", {"x": (2,), "n": (2,)})
+    with pytest.raises(td.DomainError) as info:
+        td.evaluate(e, {"x": np.array([-0.5, 2.0]), "n": np.array([2.0, 3.5])})
+    assert "x ** n" in str(info.value) and "log" not in str(info.value)
+
+
+# ------------------------------------------------------------------ values
+def test_masked_arrays_are_refused():
+    x = td.var("x", (3,))
+    with pytest.raises(td.ValuesError, match="masked arrays"):
+        td.evaluate(td.sum(x), {"x": np.ma.masked_array([1.0, 2.0, 3.0], [0, 1, 0])})
+
+
+def test_duck_typed_arrays_give_a_clear_error():
+    class Duck:
+        shape, dtype = (3,), np.dtype("f8")
+
+    x = td.var("x", (3,))
+    with pytest.raises(td.ValuesError, match="variable 'x': cannot read Duck"):
+        td.evaluate(td.sum(x), {"x": Duck()})
+
+
+def test_result_is_not_the_callers_array():
+    a = np.ones(3)
+    ct = td.evaluate(td.var("x", (3,)), {"x": a})
+    assert ct.core is not a
+    assert not ct.core.flags.writeable and a.flags.writeable
+    with pytest.raises(ValueError):
+        ct.core[0] = 5.0
+    assert a[0] == 1.0
+
+
+# ------------------------------------------------------------------ names
+@pytest.mark.parametrize(("text", "hint"), [
+    ("sum(𝐱)", "compatibility form of 'x'"),
+    ("sum(ｘ)", "compatibility form of 'x'"),
+    ("sum(х)", "looks like the Latin 'x'"),
+    ("x × x", "ASCII"),
+])
+def test_lookalike_names_are_refused_with_a_hint(text, hint):
+    with pytest.raises(td.ParseError, match=hint):
+        td.parse(text, {"x": (2,)})
+
+
+def test_latex_keeps_x1_and_x_1_apart():
+    from tensorderiv.forms.latex import to_latex
+    a, b = to_latex("x1"), to_latex("x_1")
+    assert a != b and b == "x_{1}"

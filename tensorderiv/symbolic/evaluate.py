@@ -33,7 +33,7 @@ from ..core.contract import ContractionPlan, plan_contraction
 from ..core.ctensor import CTensor, linear_combination, without_deltas
 from ..core.errors import DomainError, ValuesError
 from .expr import Expr
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, as_value, describe_argument
 from .nodes import Apply, Einsum, Node, Sum, Var
 
 __all__ = ["Program", "check_values", "evaluate"]
@@ -67,7 +67,7 @@ def check_values(
         raise ValuesError(f"missing value for {listed}, needed to evaluate {what}")
     arrays: dict[str, np.ndarray] = {}
     for name, v in values.items():
-        arr = v if hasattr(v, "shape") and hasattr(v, "dtype") else np.asarray(v)
+        arr = as_value(name, v)
         if arr.dtype.kind not in "fiub":
             raise ValuesError(f"variable {name!r}: expected real numbers, got dtype {arr.dtype}")
         if tuple(arr.shape) != allowed[name]:
@@ -126,7 +126,7 @@ def _apply(n: Apply, arg: CTensor) -> CTensor:
     if f.domain is not None and isinstance(values, np.ndarray):
         problem = f.domain(values, n.params)
         if problem:
-            raise DomainError(problem)
+            raise DomainError(problem + describe_argument(n.arg))
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         out = f.kernel(values, n.params)
     if isinstance(values, np.ndarray):
@@ -135,6 +135,9 @@ def _apply(n: Apply, arg: CTensor) -> CTensor:
         if bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
             seen = f"; the input there is {float(values[at])!r}" if f.elementwise else ""
+            if np.isnan(out[at]):
+                raise DomainError(f"{n.fn} is undefined (nan) at index {at}{seen}"
+                                  f"{describe_argument(n.arg)}")
             raise DomainError(f"{n.fn} overflowed: its result is {float(out[at])!r} at index "
                               f"{at}{seen}; {values.dtype} cannot hold it (rescale the inputs)")
     if f.elementwise:

@@ -30,7 +30,7 @@ from ..core.errors import DomainError, ShapeError
 from .functions import FUNCTIONS, apply, softmax_last
 from .limits import check_depth
 from .nodes import Einsum, Node, Var, walk
-from .simplify import add, constant, einsum, scale
+from .simplify import add, constant, einsum, is_zero, scale
 
 __all__ = [
     "ELEMENTWISE",
@@ -302,6 +302,8 @@ def _elementwise(op: str, a: Expr, b: Expr) -> Expr:
         lit = _literal(b)
         if lit == 0.0:
             raise DomainError(f"{text}: division by the literal 0")
+        if is_zero(b.node):
+            raise DomainError(f"{text}: division by zero ({b.text} is identically 0)")
         recip = constant(1.0 / lit) if lit is not None else apply("pow", b.node, (-1.0,))
         fresh = [len(target)]
         node = einsum(1.0, [_aligned(a.node, target, fresh), _aligned(recip, target, fresh)],
@@ -322,7 +324,7 @@ def _power(a: Expr, b: Expr) -> Expr:
     target = broadcast_shape(a, b, "**")
     fresh = [len(target)]
     prod = einsum(1.0, [_aligned(b.node, target, fresh),
-                        _aligned(apply("log", a.node), target, fresh)],
+                        _aligned(apply("log", a.node, (text,)), target, fresh)],
                   tuple(range(len(target))), dict(enumerate(target)))
     return Expr(apply("exp", prod), text, _POW, _merged(a, b))
 

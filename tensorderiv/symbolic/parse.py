@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import ast
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -79,6 +80,7 @@ def parse(text: str, shapes: Mapping[str, Sequence[int] | int] | None = None) ->
     stripped = text.strip()
     if not stripped:
         raise ParseError("empty expression")
+    _ascii_outside_strings(stripped)
     try:
         tree = ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
@@ -91,6 +93,39 @@ def parse(text: str, shapes: Mapping[str, Sequence[int] | int] | None = None) ->
         raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels, "
                          "tensorderiv.symbolic.limits.MAX_DEPTH)") from None
     return _Reader(stripped, _shapes(shapes)).read(tree.body, 0)
+
+
+# letters of other scripts that look like Latin ones (a few common confusables)
+_LOOKALIKE = dict(zip("аеорсухіјѕԁАВЕКМНОРСТХУΑΒΕΖΗΙΚΜΝΟΡΤΥΧνοαρ",
+                      "aeopcyxijsdABEKMHOPCTXYABEZHIKMNOPTYXvoap", strict=True))
+
+
+def _ascii_outside_strings(text: str) -> None:
+    """Refuse a non-ASCII character outside a string literal, with a hint.
+
+    Python reads identifiers NFKC-normalised, so ``𝐱`` or ``ｘ`` would silently be ``x``; and a
+    Cyrillic ``х`` looks like ``x`` but is another name. Variable names are ASCII.
+    """
+    quote = ""
+    for col, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+            continue
+        if ch in "'\"":
+            quote = ch
+            continue
+        if ch.isascii():
+            continue
+        code = f"{ch!r} (U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')})"
+        folded = unicodedata.normalize("NFKC", ch)
+        if folded.isascii() and folded.isprintable() and folded != ch:
+            hint = (f"it is a compatibility form of {folded!r}, which Python would silently "
+                    f"read as {folded!r}; write {folded!r}")
+        elif ch in _LOOKALIKE:
+            hint = f"it looks like the Latin {_LOOKALIKE[ch]!r} but is another letter"
+        else:
+            hint = "names and operators are ASCII (write * for ×, - for −)"
+        raise ParseError(f"non-ASCII character {code}: {hint}", text, col)
 
 
 class _Reader:

@@ -251,6 +251,7 @@ def check_derivative(
     rng = np.random.default_rng(seed)
     if isinstance(f, Expr):
         used = {n: v for n, v in values.items() if n in f.variables or n == name}
+        f_scale = _value_scale(f, values)
         try:
             ct = derive(f, name, order=order).evaluate(used)
         except TensorDerivError as exc:
@@ -259,7 +260,6 @@ def check_derivative(
         dense = mode == "dense" or (mode == "auto" and ct.dense_nbytes <= get_dense_limit())
         dirs = None if dense else differences.directions(rng, x, order, directions)
         truth = _Truth(ct.dense() if dense else differences.contract_with(ct, dirs), dirs, x.ndim)
-        f_scale = _value_scale(f, values)
         step = max(1.0, _absmax(x))
         source: Literal["symbolic", "differences"] = "symbolic"
         evaluations = 0
@@ -334,11 +334,11 @@ def _absmax(a: Any) -> float:
 
 
 def _value_scale(f: Expr, values: Mapping[str, np.ndarray]) -> float:
-    """max|f(x)| from the compact value of ``f`` (0 when it cannot be evaluated there)."""
-    try:
+    """max|f(x)| from the compact value of ``f``; a DomainError where ``f`` is undefined."""
+    try:  # f itself must be defined at the point, even where its derivative's formula is
         ct = evaluate(f, {n: v for n, v in values.items() if n in f.variables})
-    except TensorDerivError:
-        return 0.0
+    except TensorDerivError as exc:
+        raise _restated(exc) from None
     return _absmax(ct.core)
 
 
