@@ -318,3 +318,30 @@ def test_latex_keeps_x1_and_x_1_apart():
     from tensorderiv.forms.latex import to_latex
     a, b = to_latex("x1"), to_latex("x_1")
     assert a != b and b == "x_{1}"
+
+
+# ------------------------------------------------------------------ the CLI's difference check
+@pytest.mark.parametrize(("text", "x"), [
+    ("sum(sin(x))", [1000.0, 1.0, 2.0]),
+    ("sum(cos(x))", [1000.0, -700.0, 2.0]),
+    ("sum(exp(x))", [500.0, 1.0, -3.0]),
+    ("sum(sin(x) * x)", [1000.0, 250.0, 3.0]),
+])
+def test_cli_check_passes_correct_derivatives_at_large_x(capsys, tmp_path, text, x):
+    np.savez(tmp_path / "v.npz", x=np.array(x))
+    status, out, err = run(capsys, "derive", text, "--wrt", "x", "--shape", "x=3",
+                           "--at", str(tmp_path / "v.npz"))
+    assert status == 0 and err == "", out
+    assert "finite differences  ok" in out or "PASS" in out or "pass" in out
+
+
+@pytest.mark.parametrize(("text", "x", "right"), [
+    ("sum(sin(x))", np.array([1000.0, 1.0, 2.0]), np.cos),
+    ("sum(exp(x))", np.array([500.0, 499.5, 498.0]), np.exp),
+])
+def test_cli_check_still_fails_wrong_derivatives_at_large_x(text, x, right):
+    from tensorderiv.cli.report import finite_difference_check
+    d = td.derive(text, "x", shapes={"x": (3,)})
+    assert finite_difference_check(d, {"x": x}, right(x)).passed
+    for wrong in (right(x) * (1 + 1e-4), right(x) + np.array([0.0, 1e-3, 0.0]) * right(x)):
+        assert finite_difference_check(d, {"x": x}, wrong).passed is False

@@ -44,6 +44,8 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import IO, Any, NoReturn
 
+import numpy as np
+
 from ..core.errors import DomainError, ParseError, ShapeError, TensorDerivError, ValuesError
 from ..symbolic.derivative import derive
 from .demo import run_demo
@@ -232,7 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     out, err = sys.stdout, sys.stderr
     try:
         args = build_parser().parse_args(argv)
-        return args.run(args, out, err)
+        # numpy's RuntimeWarnings would print internal paths; every result is checked for
+        # finiteness and every domain by the engine, which says what went wrong in our words
+        with np.errstate(all="ignore"):
+            return args.run(args, out, err)
     except _ParserExitError as exc:
         if exc.message:
             print(exc.message, file=err if exc.status else out)
