@@ -2,6 +2,7 @@
 never a traceback, a hang or a raw Python error; one depth limit and one order cap."""
 
 import io
+import json
 import os
 import re
 import threading
@@ -345,3 +346,55 @@ def test_cli_check_still_fails_wrong_derivatives_at_large_x(text, x, right):
     assert finite_difference_check(d, {"x": x}, right(x)).passed
     for wrong in (right(x) * (1 + 1e-4), right(x) + np.array([0.0, 1e-3, 0.0]) * right(x)):
         assert finite_difference_check(d, {"x": x}, wrong).passed is False
+
+
+# ------------------------------------------------------------------ output is bounded
+def test_json_of_a_big_input_is_bounded(capsys, tmp_path):
+    # sum(x) with x of 1e6 entries: the input is not written out (it was 286 MB at 1e7)
+    np.savez(tmp_path / "v.npz", x=np.linspace(-1.0, 1.0, 1_000_000))
+    status, out, err = run(capsys, "derive", "sum(x)", "--wrt", "x", "--shape", "x=1000000",
+                           "--at", str(tmp_path / "v.npz"), "--format", "json")
+    assert status == 0, err
+    assert len(out) < 20_000
+    r = json.loads(out)
+    assert r["at"]["values"]["x"] is None and "1,000,000 entries" in r["omitted"]["at.values.x"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "latex"])
+def test_a_high_rank_input_with_max_entries_is_bounded(capsys, fmt):
+    # a rank-20 X (2**20 entries) with --max-entries 10: 162 MB of JSON and 23.6 MB of text
+    shape = "x".join(["2"] * 20)
+    status, out, err = run(capsys, "derive", "sum(X * X)", "--wrt", "X", "--shape",
+                           f"X={shape}", "--at", "0", "--max-entries", "10", "--format", fmt)
+    assert status == 0, err
+    assert len(out) < 20_000, len(out)
+
+
+def test_max_entries_still_shows_small_inputs_in_full(capsys):
+    status, out, _ = run(capsys, "derive", "sum(x) * sum(y)", "--wrt", "x", "--shape", "x=3",
+                         "--shape", "y=12", "--at", "0", "--max-entries", "5")
+    assert status == 0
+    assert "12 entries (shape (12,))" in out and "not shown" in out
+    x_block = out.split("  x  (standard normal)\n")[1].splitlines()[0]
+    assert x_block.strip().startswith("[") and len(x_block.split()) >= 3
+
+
+# ------------------------------------------------------------------ structure from seeded values
+def test_structure_without_values_says_it_holds_at_the_seeded_point_only(capsys):
+    status, out, _ = run(capsys, "derive", "relu(x - 10)", "--wrt", "x", "--shape", "x=3")
+    assert status == 0 and "structure     zero" in out
+    assert "caveat        structure read off the numbers at random values (seed 0" in out
+    assert "holds at that point only" in out
+    status, out, _ = run(capsys, "derive", "relu(x - 10)", "--wrt", "x", "--shape", "x=3",
+                         "--format", "json")
+    r = json.loads(out)
+    assert r["at"] is None and r["structure"]["name"] == "zero"
+    assert "holds at that point only" in r["structure_note"]
+
+
+def test_structure_exact_from_the_expression_has_no_caveat(capsys):
+    # A @ x: the derivative Aᵀ reads no… it reads A; x.T @ x-free derivatives are constant
+    status, out, _ = run(capsys, "derive", "3 * x", "--wrt", "x", "--shape", "x=3",
+                         "--format", "json")
+    r = json.loads(out)
+    assert status == 0 and r["structure"] is not None and r["structure_note"] is None

@@ -7,7 +7,10 @@ given — the numbers and a finite-difference check of them.
 
 Without values the derivative is still evaluated once, at the seed-0 values of
 :func:`~tensorderiv.cli.values.seed_values`, to learn its structure (which axes carry Kronecker
-deltas, which are constant); those values are not reported.
+deltas, which are constant); those values are not reported, and unless the derivative reads no
+variable (so its value is the same everywhere) ``structure_note`` says that the structure was
+read off the numbers at that point and holds there only (``relu(x - 10)`` is zero at most
+random points, not everywhere).
 
 :func:`finite_difference_check` is independent of the engine's differentiation: it perturbs one
 entry of the variable at a time, in float64, and re-evaluates the derivative of one order lower
@@ -43,13 +46,16 @@ from ..symbolic.nodes import Var
 from .values import Values, seed_values
 
 __all__ = ["STEP", "AxisRow", "Check", "Report", "Structure", "build_report", "describe_form",
-           "finite_difference_check", "symbolic_matrix_form"]
+           "finite_difference_check", "symbolic_matrix_form", "value_key"]
 
-STEP = float(np.finfo(np.float64).eps) ** (1 / 3)
-"""The relative step of the central differences, ε^(1/3) ≈ 6.1e-6 (h = STEP · max(1, |v|)).
+STEP = float(np.finfo(np.float64).eps) ** (1 / 5)
+"""The step of the central differences, ε^(1/5) ≈ 7.4e-4: h = STEP · max(1, |v| / 1000).
 
-Differences at h and h/2 are combined by Richardson extrapolation (the h² error cancels), so the
-check holds for correct derivatives at any scale (``sin`` at x = 1000, ``exp`` at 500)."""
+Differences at h and h/2 are combined by Richardson extrapolation (the h² error cancels, what is
+left is O(h⁴), hence ε^(1/5)), so the check holds for correct derivatives at any scale (``sin``
+at x = 1000, ``exp`` at 500). The step is absolute up to |v| = 1000 — a function varies on its
+own scale, not on the scale of |v| — and relative beyond, so that v ± h stays distinct in
+float64; the step actually taken, (v + h) − v, is used."""
 NOISE_ULPS = 100.0
 """The rounding allowance of a difference: this many ε of |F| divided by the step."""
 _EPS = float(np.finfo(np.float64).eps)
@@ -216,8 +222,9 @@ def build_report(
         values: where to evaluate; ``None`` to report structure only.
         layout: the order of the full tensor's axes (``"notes"`` or ``"numerator"``).
         max_entries: the largest array written out: the full tensor is computed, and the
-            matrix form's numbers kept for output, only when they have at most this many
-            entries (``omitted`` says which were left out).
+            matrix form's numbers and the input values kept for output, only when they have
+            at most this many entries (``omitted`` says which were left out; an input's key is
+            :func:`value_key`).
         progress: called with a short label as the work moves on (for a progress line).
 
     Raises:
@@ -243,14 +250,19 @@ def build_report(
             structure = describe_form(form)
         except TensorDerivError as exc:
             structure_note = str(exc)
+        if values is None and derivative.node.vars:  # read off numbers at a random point
+            structure_note = _seeded_caveat(structure_note)
     full, check = None, None
     omitted: dict[str, str] = {}
+    if values is not None:  # inputs are written out too: bounded like every array
+        omitted |= {value_key(n): f"{a.size:,} entries, more than --max-entries "
+                    f"{max_entries:,}" for n, a in values.arrays.items() if a.size > max_entries}
     if values is not None and ct is not None:
         sizes = {"full": math.prod(ct.shape)}
         if form is not None:
             sizes["matrix_form"] = int(np.size(form.array))
-        omitted = {k: f"{n:,} entries, more than --max-entries {max_entries:,}"
-                   for k, n in sizes.items() if n > max_entries}
+        omitted |= {k: f"{n:,} entries, more than --max-entries {max_entries:,}"
+                    for k, n in sizes.items() if n > max_entries}
         if "full" not in omitted:
             full = ct.dense(layout)
         check = _check(derivative, ct, values.arrays, say)
@@ -264,6 +276,18 @@ def build_report(
         structure=structure, structure_note=structure_note, values=values,
         matrix_form=form if values is not None else None,
         full=full, omitted=omitted, max_entries=max_entries, check=check)
+
+
+def value_key(name: str) -> str:
+    """The key in ``Report.omitted`` of the input value of variable ``name``."""
+    return f"at.values.{name}"
+
+
+def _seeded_caveat(note: str | None) -> str:
+    caveat = ("structure read off the numbers at random values (seed 0, as --at 0 draws them), "
+              "not proved from the expression: it holds at that point only; give --at to see "
+              "it at your values")
+    return caveat if note is None else f"{note}; {caveat}"
 
 
 def _in_domain(derivative: Derivative, arrays: Mapping[str, np.ndarray]) -> None:
@@ -330,8 +354,9 @@ def finite_difference_check(
     """Compare ``analytic`` (notes layout) with central differences of the next-lower derivative.
 
     Each checked entry ``j`` of the outermost variable ``w`` is moved by ``±h`` and ``±h/2``,
-    ``h = STEP · max(1, |w_j|)``; the central differences D(h) and D(h/2) of ``F`` are combined by
-    Richardson extrapolation, R = (4 D(h/2) − D(h)) / 3, and R is compared with ``analytic[j]``,
+    ``h = STEP · max(1, |w_j| / 1000)``; the central differences D(h) and D(h/2) of ``F`` are
+    combined by Richardson extrapolation, R = (4 D(h/2) − D(h)) / 3, and R is compared with
+    ``analytic[j]``,
     where ``F`` is the expression (first order) or the derivative of order k − 1.
 
     The check fails (``passed=False`` and a ``reason``) when ``analytic`` or a difference has a
@@ -371,7 +396,8 @@ def finite_difference_check(
     try:
         for n, j in enumerate(picks):
             say(f"checking {n + 1}/{len(picks)}")
-            h = STEP * max(1.0, abs(float(x0.flat[j])))
+            v = float(x0.flat[j])
+            h = ((v + STEP * max(1.0, abs(v) / 1000.0)) - v) or STEP  # exact in float64
             point = {**base}
 
             def at(shift: float, j: int = int(j), point: dict[str, np.ndarray] = point
