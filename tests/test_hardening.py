@@ -398,3 +398,52 @@ def test_structure_exact_from_the_expression_has_no_caveat(capsys):
                          "--format", "json")
     r = json.loads(out)
     assert status == 0 and r["structure"] is not None and r["structure_note"] is None
+
+
+# ------------------------------------------------------------ strategies: differentiable points
+@pytest.mark.parametrize(("text", "bad"), [
+    ("norm(x)", lambda v: np.all(v["x"] == 0)),
+    ("sum(sqrt(x * x))", lambda v: np.any(np.abs(v["x"]) < 0.05)),
+    ("sum(abs(x)) + sum(relu(x - 1))", lambda v: np.any(np.abs(v["x"]) < 0.05)
+     or np.any(np.abs(v["x"] - 1) < 0.05)),
+])
+def test_domain_values_avoid_points_without_a_derivative(text, bad):
+    from hypothesis import HealthCheck, given, settings
+
+    from tensorderiv.testing.strategies import domain_values
+    e = td.parse(text, {"x": (3,)})
+    seen = []
+
+    @settings(max_examples=200, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(domain_values(e))
+    def run(v):
+        seen.append(bool(bad(v)))
+        d = td.derive(e, "x").evaluate(v).dense()
+        assert np.all(np.isfinite(d))
+
+    run()
+    assert len(seen) >= 50 and not any(seen)
+
+
+def test_expressions_with_values_for_avoid_kinks():
+    from hypothesis import HealthCheck, given, settings
+
+    from tensorderiv.testing.strategies import differentiable_at, expressions, values_for
+    count = [0]
+
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(expressions(functions=["norm", "abs", "relu", "sqrt", "tanh", "sum"], max_depth=2)
+           .flatmap(lambda g: values_for(g.shapes).map(lambda v: (g, v))))
+    def run(gv):
+        g, v = gv
+        count[0] += 1
+        assert differentiable_at(g.expr, v)
+        for name in g.shapes:
+            assert np.all(np.isfinite(td.derive(g.expr, name).evaluate(v).core))
+
+    run()
+    assert count[0] >= 50
+    e = td.parse("norm(v0)", {"v0": (2,)})
+    assert not differentiable_at(e, {"v0": np.zeros(2)})

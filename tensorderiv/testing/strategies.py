@@ -19,10 +19,11 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.ctensor import CTensor
-from ..core.errors import DomainError
+from ..core.errors import TensorDerivError
 from ..core.optional import require
 from ..symbolic import expr as E  # noqa: N812 - E is the expression vocabulary
-from ..symbolic.evaluate import evaluate
+from ..symbolic.derivative import derive
+from ..symbolic.evaluate import Program, evaluate
 from ..symbolic.nodes import Apply, Einsum, Node, Var, walk
 
 # Hypothesis is the test extra's: without it this import says what to install
@@ -36,8 +37,10 @@ __all__ = [
     "STRUCTURES",
     "VOCABULARY",
     "GeneratedExpression",
+    "Shapes",
     "StructuredArray",
     "ctensors",
+    "differentiable_at",
     "domain_values",
     "expressions",
     "labels",
@@ -343,12 +346,67 @@ def expressions(
         e = e + builder.leaf(tuple(shape)) if shape else e + E.var("v_last", ())
         builder.shapes.setdefault("v_last", ())
     used = set(e.variables)
-    shapes = {n: s for n, s in builder.shapes.items() if n in used}
+    shapes = Shapes({n: s for n, s in builder.shapes.items() if n in used}, e)
     return GeneratedExpression(e, shapes, builder.kinks)
+
+
+class Shapes(dict):  # type: ignore[type-arg]
+    """Variable name → shape, remembering the expression they belong to.
+
+    :func:`expressions` gives its shapes as one, so that :func:`values_for` (given them) draws
+    only points where the expression's derivative exists (see :func:`differentiable_at`).
+    """
+
+    def __init__(self, shapes: dict[str, tuple[int, ...]], expr: Any = None) -> None:
+        super().__init__(shapes)
+        self.expr = expr
+
+
+def differentiable_at(expr: Any, values: dict[str, np.ndarray], margin: float = 0.05) -> bool:
+    """True when ``expr`` and its derivative are defined at ``values``, away from every kink.
+
+    The arguments of ``abs``, ``relu``, ``sign`` and ``step`` are at least ``margin`` away from
+    0 (their kink), those of ``sqrt`` (``norm`` included) and of fractional powers at least
+    ``margin²`` above 0 (the derivative is infinite at 0), and the value and the first
+    derivative with respect to every variable evaluate without a domain error to finite numbers.
+
+    Example:
+        >>> import numpy as np
+        >>> import tensorderiv as td
+        >>> e = td.parse("norm(x)", {"x": (2,)})
+        >>> differentiable_at(e, {"x": np.zeros(2)}), differentiable_at(e, {"x": np.ones(2)})
+        (False, True)
+    """
+    expr = getattr(expr, "expr", expr)
+    kinks = [n for n in walk(expr.node) if isinstance(n, Apply) and (
+        n.fn in _KINK_FUNCTIONS or n.fn == "sqrt"
+        or (n.fn == "pow" and not float(n.params[0]).is_integer()))]
+    try:
+        with np.errstate(all="ignore"):
+            for n in kinks:
+                prog = Program(n.arg)
+                arg = np.asarray(prog.run({k: values[k] for k in prog.needed}).dense())
+                if n.fn in _KINK_FUNCTIONS and np.any(np.abs(arg) < margin):
+                    return False
+                if n.fn not in _KINK_FUNCTIONS and np.any(arg < margin ** 2):
+                    return False
+            if not np.all(np.isfinite(evaluate(expr, values).dense())):
+                return False
+            for name in expr.variables:
+                d = derive(expr, name).evaluate(values)
+                if not np.all(np.isfinite(d.core)):
+                    return False
+    except TensorDerivError:
+        return False
+    return True
 
 
 def values_for(shapes: dict[str, tuple[int, ...]], low: float = -2.0, high: float = 2.0) -> Any:
     """Values for the variables of a generated expression: a strategy of name → float64 array.
+
+    Given the ``shapes`` of a :class:`GeneratedExpression` (a :class:`Shapes`), only points where
+    the expression's derivative exists are drawn (:func:`differentiable_at`): ``norm`` away from
+    0, ``abs``/``relu`` away from their kinks, and so on.
 
     Example:
         >>> from hypothesis import given, settings
@@ -359,8 +417,12 @@ def values_for(shapes: dict[str, tuple[int, ...]], low: float = -2.0, high: floa
         >>> test_v()
     """
     elements = st.floats(low, high, allow_nan=False, allow_infinity=False, width=64)
-    return st.fixed_dictionaries({n: hnp.arrays(np.float64, s, elements=elements)
-                                  for n, s in sorted(shapes.items())})
+    drawn = st.fixed_dictionaries({n: hnp.arrays(np.float64, s, elements=elements)
+                                   for n, s in sorted(shapes.items())})
+    expr = getattr(shapes, "expr", None)
+    if expr is None:
+        return drawn
+    return drawn.filter(lambda v: differentiable_at(expr, v))
 
 
 # ---------------------------------------------------------------- structured dense derivatives
@@ -483,6 +545,7 @@ def structured_arrays(draw: Any, structure: str | None = None, max_side: int = 3
 
 # ---------------------------------------------------------------- values for any expression
 _POSITIVE = frozenset({"log", "sqrt"})
+_KINK_FUNCTIONS = frozenset({"abs", "relu", "sign", "step"})
 _INVERTIBLE = frozenset({"inv", "det", "logdet"})
 
 
@@ -526,8 +589,11 @@ def domain_values(draw: Any, expr: Any, low: float = -2.0, high: float = 2.0,
     or a fractional power is drawn in ``[margin, high]``; by a negative integer power (``1 / x``)
     with magnitude in ``[margin, high]``; by ``inv``, ``det`` or ``logdet`` as a diagonally
     dominant (so invertible, well-conditioned) matrix. Other entries are drawn in
-    ``[low, high]``. Values that still leave a domain (``log(x - y)``) or give a non-finite value
-    are rejected, so keep such expressions rare or Hypothesis reports too many rejections.
+    ``[low, high]``. Points where the value or the derivative is undefined or not finite
+    (``log(x - y)`` at x < y, ``norm(x)`` at 0, ``sqrt(x * x)`` at a zero entry) or near a kink
+    (the argument of ``abs``/``relu`` within 0.05 of 0) are rejected
+    (:func:`differentiable_at`), so keep such expressions rare or Hypothesis reports too many
+    rejections.
 
     Args:
         draw: supplied by Hypothesis.
@@ -578,9 +644,5 @@ def domain_values(draw: Any, expr: Any, low: float = -2.0, high: float = 2.0,
             n = shape[0]
             v = v + (n * max(abs(low), abs(high)) + margin) * np.eye(n)
         values[name] = v
-    try:
-        out = evaluate(expr, values).dense()
-    except DomainError:
-        out = np.array(np.nan)
-    assume(bool(np.all(np.isfinite(out))))
+    assume(differentiable_at(expr, values, margin=min(margin, 0.05)))
     return values
