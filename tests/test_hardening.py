@@ -270,11 +270,22 @@ def test_cli_constant_folding_is_one_line_without_warnings(capsys):
     assert "RuntimeWarning" not in err and ".py:" not in err
 
 
-def test_array_exponent_with_a_negative_base_speaks_of_the_power():
+def test_array_exponent_with_a_negative_base_works_as_in_jax():
     e = td.parse("x ** n", {"x": (2,), "n": (2,)})
+    v = {"x": np.array([-0.5, 2.0]), "n": np.array([2.0, 3.0])}
+    np.testing.assert_allclose(td.evaluate(e, v).dense(), [0.25, 8.0])
+    np.testing.assert_allclose(td.derive(e, "x").evaluate(v).dense(), np.diag([-1.0, 12.0]))
+    check_derivative(e, v, lambda x, n: np.diag(n * x ** (n - 1)), wrt="x")
+    # d/dn = log(x)·xⁿ where x > 0
+    w = {"x": np.array([0.5, 2.0]), "n": np.array([2.5, -1.5])}
+    check_derivative(e, w, lambda x, n: np.diag(np.log(x) * x ** n), wrt="n")
+    # a negative base with a non-integer exponent, or d/dn there: refused, naming the power
     with pytest.raises(td.DomainError) as info:
-        td.evaluate(e, {"x": np.array([-0.5, 2.0]), "n": np.array([2.0, 3.5])})
-    assert "x ** n" in str(info.value) and "log" not in str(info.value)
+        td.evaluate(e, {"x": np.array([-0.5, 2.0]), "n": np.array([2.5, 3.0])})
+    assert "x ** n" in str(info.value) and "integer exponent" in str(info.value)
+    assert "log" not in str(info.value)
+    with pytest.raises(td.DomainError, match="with respect to its exponent"):
+        td.derive(e, "n").evaluate(v)
 
 
 # ------------------------------------------------------------------ values

@@ -131,10 +131,10 @@ def _needs(node: Node) -> dict[str, set[str]]:
             out.setdefault(n.name, set()).update(under)
             continue
         if isinstance(n, Apply):
-            restricts = n.fn in ("log", "sqrt") or n.fn in _SQUARE_UNDER or (
+            restricts = n.fn in ("log", "sqrt", "logabs") or n.fn in _SQUARE_UNDER or (
                 n.fn == "pow" and (n.params[0] < 0 or not float(n.params[0]).is_integer()))
-            if restricts:
-                under = under | {n.fn}
+            if restricts:  # logabs: the base of x ** y with an array exponent
+                under = under | {"pow" if n.fn == "logabs" else n.fn}
         stack.extend((c, under) for c in n.children())
     return out
 

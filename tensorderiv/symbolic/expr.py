@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.errors import DomainError, ShapeError
-from .functions import FUNCTIONS, apply, softmax_last
+from .functions import FUNCTIONS, apply, power, softmax_last
 from .limits import check_depth
 from .nodes import Einsum, Node, Var, walk
 from .simplify import add, constant, einsum, is_zero, scale
@@ -322,11 +322,8 @@ def _power(a: Expr, b: Expr) -> Expr:
             raise ValueError(f"{text}: a literal base must be positive, got {base:g}")
         return Expr(apply("exp", scale(math.log(base), b.node)), text, _POW, _merged(a, b))
     target = broadcast_shape(a, b, "**")
-    fresh = [len(target)]
-    prod = einsum(1.0, [_aligned(b.node, target, fresh),
-                        _aligned(apply("log", a.node, (text,)), target, fresh)],
-                  tuple(range(len(target))), dict(enumerate(target)))
-    return Expr(apply("exp", prod), text, _POW, _merged(a, b))
+    return Expr(power(_spread(a.node, target), _spread(b.node, target), target, text), text,
+                _POW, _merged(a, b))
 
 
 def matmul(a: Expr, b: Expr) -> Expr:

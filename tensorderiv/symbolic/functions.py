@@ -34,7 +34,7 @@ from .nodes import Apply, Einsum, Node, Sum, Var
 from .simplify import add, constant, einsum, is_zero, scale, zero
 
 __all__ = ["FUNCTIONS", "Function", "apply", "as_value", "describe_argument", "jacobian", "mul",
-           "register"]
+           "power", "register"]
 
 Kernel = Callable[[Any, tuple[Any, ...]], Any]
 
@@ -249,14 +249,10 @@ def _singular(name: str) -> Callable[[Any, tuple[Any, ...]], str | None]:
 
 
 def _positive(name: str) -> Callable[[Any, tuple[Any, ...]], str | None]:
-    def check(x: Any, p: tuple[Any, ...]) -> str | None:
+    def check(x: Any, _p: tuple[Any, ...]) -> str | None:
         bad = np.asarray(x <= 0)
         if bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
-            if p:  # log made by a power with an array exponent: x ** y = exp(y log x)
-                return (f"{p[0]} of a non-positive base ({float(x[at])!r} at index {at}); with "
-                        "an array exponent the base must be > 0 (write a literal exponent, "
-                        "e.g. x ** 2, for a negative base)")
             return (f"{name} of a non-positive entry ({float(x[at])!r} at index {at}); "
                     f"{name} needs x > 0")
         return None
@@ -286,9 +282,6 @@ def _pow_domain(x: Any, p: tuple[Any, ...]) -> str | None:
         return None
     at = tuple(int(i) for i in np.argwhere(np.asarray(bad))[0])
     where = f"{float(x[at])!r} at index {at}"
-    if len(p) > 2 and p[1] == "log":
-        return (f"the derivative of {p[2]} at a non-positive base ({where}); with an array "
-                "exponent the base must be > 0")
     if len(p) > 1 and p[1] == "log":
         return f"the derivative of log at a non-positive entry ({where}); {why}"
     if len(p) > 1:  # made by a derivative rule: say which function's derivative
@@ -322,9 +315,7 @@ def _k(f: Callable[[Any], Any]) -> Kernel:
 
 
 _e("exp", _k(np.exp), lambda a, y, p: y)
-# params: () for log as written; (text,) for the log of a power with an array exponent
-_e("log", _k(np.log), lambda a, y, p: apply("pow", a, (-1.0, "log", *p)),
-   domain=_positive("log"))
+_e("log", _k(np.log), lambda a, y, p: apply("pow", a, (-1.0, "log")), domain=_positive("log"))
 _e("sin", _k(np.sin), lambda a, y, p: apply("cos", a), zero_preserving=True)
 _e("cos", _k(np.cos), lambda a, y, p: scale(-1.0, apply("sin", a)))
 _e("tanh", _k(np.tanh), lambda a, y, p: _affine(1.0, -1.0, apply("square", y)),
@@ -343,6 +334,54 @@ _e("abs", _k(np.abs), lambda a, y, p: apply("sign", a), zero_preserving=True)
 _e("pow", _pow,
    lambda a, y, p: scale(p[0], apply("pow", a, (p[0] - 1.0, f"x ** {p[0]:g}"))),
    domain=_pow_domain)
+
+
+# x ** y with an array exponent, as JAX computes it: |x|^y · (−1)^(y·[x < 0]), so a negative
+# base with an integer exponent is fine (d/dx = y x^(y−1)), a non-integer one is refused
+def _logabs_domain(x: Any, p: tuple[Any, ...]) -> str | None:
+    bad = np.asarray(x == 0)
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        return (f"{p[0] if p else 'x ** y'} at a zero base (index {at}) with an array exponent: "
+                "its derivative is not finite there")
+    return None
+
+
+def _parity_domain(m: Any, p: tuple[Any, ...]) -> str | None:
+    bad = np.asarray(m != np.round(m))
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        return (f"{p[0] if p else 'x ** y'}: a negative base needs an integer exponent, got "
+                f"{float(m[at])!r} at index {at} (a real power of a negative number is complex)")
+    return None
+
+
+def _parity_grad_domain(m: Any, p: tuple[Any, ...]) -> str | None:
+    bad = np.asarray(m != 0)
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        return (f"the derivative of {p[0] if p else 'x ** y'} with respect to its exponent is "
+                f"undefined at a negative base (index {at}): x ** y is defined only at integer "
+                "y there")
+    return None
+
+
+_e("logabs", _k(lambda x: np.log(np.abs(x))), lambda a, y, p: apply("pow", a, (-1.0, *p)),
+   domain=_logabs_domain)
+_e("parity", lambda m, p: np.where(np.mod(np.round(m), 2) == 0, 1.0, -1.0).astype(m.dtype),
+   lambda a, y, p: apply("parity_grad", a, p), domain=_parity_domain)
+_e("parity_grad", lambda m, p: np.zeros_like(m), lambda a, y, p: zero(a.shape),
+   domain=_parity_grad_domain, zero_preserving=True)
+
+
+def power(a: Node, b: Node, out: tuple[int, ...], text: str) -> Node:
+    """``a ** b`` element-wise for an array exponent ``b`` (both already broadcast to ``out``).
+
+    ``|a|^b · (−1)^(b·[a < 0])``: as JAX, finite for a negative base with an integer exponent.
+    """
+    magnitude = apply("exp", mul(b, apply("logabs", a, (text,))))
+    negative = apply("step", scale(-1.0, a))
+    return mul(magnitude, apply("parity", mul(b, negative), (text,)))
 
 
 def _det_rule(node: Apply) -> Node:  # ∂det X/∂Xᵢⱼ = det(X) (X⁻¹)ⱼᵢ

@@ -544,7 +544,7 @@ def structured_arrays(draw: Any, structure: str | None = None, max_side: int = 3
 
 
 # ---------------------------------------------------------------- values for any expression
-_POSITIVE = frozenset({"log", "sqrt"})
+_POSITIVE = frozenset({"log", "sqrt", "logabs"})  # logabs: the base of x ** y
 _KINK_FUNCTIONS = frozenset({"abs", "relu", "sign", "step"})
 _INVERTIBLE = frozenset({"inv", "det", "logdet"})
 
