@@ -7,8 +7,8 @@ then axes of the result. Adding a function means adding one entry here (:func:`r
 
 Conventions at the kinks: relu′(0) = 0 (as JAX and PyTorch) and abs′(0) = sign(0) = 0 (as
 PyTorch; JAX's ``grad(jnp.abs)(0.0)`` is 1). Both are subgradients; the derivative itself does
-not exist there, so :func:`tensorderiv.testing.check_derivative` and the strategies avoid those
-points.
+not exist there, so the testing strategies (:mod:`tensorderiv.testing.strategies`) never draw
+those points.
 
 Domains: each function's ``domain`` check runs before its kernel, at evaluation and when a
 constant argument is folded, so a value outside the domain is a
