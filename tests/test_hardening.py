@@ -148,7 +148,7 @@ def test_deep_text_through_derive_and_check():
 def test_deep_chain_built_with_the_api_names_the_limit():
     x = td.var("x", (2,))
     e = x
-    with pytest.raises(LimitError, match=f"the limit is {MAX_DEPTH}") as info:
+    with pytest.raises(td.LimitError, match=f"the limit is {MAX_DEPTH}") as info:
         for _ in range(3000):
             e = td.tanh(e)
     assert isinstance(info.value, TensorDerivError)
