@@ -20,7 +20,7 @@ LAYERS: dict[str, list[set[str]]] = {
     "symbolic": [{"nodes"}, {"limits"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate"}, {"evaluate"}, {"derivative"}],
     "forms": [{"structure", "layouts", "latex"}, {"matrixform"}, {"reduce"}, {"notation"}],
-    "testing": [{"strategies", "differences"}, {"diagnosis"}, {"check"}],
+    "testing": [{"domains", "differences"}, {"strategies", "diagnosis"}, {"check"}],
     "cli": [{"values"}, {"report"}, {"render", "demo"}, {"app"}],
     "": [{"__main__"}],  # the package's own __init__ sits above everything
 }
