@@ -18,13 +18,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 LAYERS: dict[str, list[set[str]]] = {
     "core": [{"errors"}, {"options", "axes", "optional", "renderers"},
              {"arithmetic", "progress", "backends"}, {"ctensor", "symmetric"}, {"contract"}],
-    "symbolic": [{"nodes"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
+    "symbolic": [{"nodes"}, {"limits"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
                  {"differentiate", "substitute", "reverse", "factor"}, {"evaluate"},
                  {"derivative"}, {"multi"}],
     "forms": [{"structure", "layouts", "latex"}, {"rules"}, {"matrixform"}, {"reduce"},
               {"naming"}, {"products"}, {"matrixtext"}, {"notation"}, {"collapsed"}, {"factors"}],
     "display": [{"html"}, {"rich"}, {"plot"}, {"explain"}],
-    "testing": [{"strategies", "differences"}, {"check"}],
+    "testing": [{"domains", "differences"}, {"strategies", "diagnosis"}, {"check"}],
     "cli": [{"values"}, {"report"}, {"render", "demo"}, {"app"}],
     "": [{"__main__"}],  # the package's own __init__ sits above everything
 }

@@ -418,12 +418,18 @@ def test_symbolic_derivatives_pass_against_differences_and_their_negation_fails(
     def f(**v):
         return td.evaluate(g.expr, v).dense()
 
+    def df(**v):  # a function of the point, as df is documented to be (a second, generic
+        return td.derive(g.expr, name).evaluate(v).dense()  # point confirms a diagnosis)
+
     tol = {"atol": 1e-5 * scale, "rtol": 1e-4}
-    result = check_derivative(f, values, lambda **v: right, wrt=name, **tol)
+    result = check_derivative(f, values, df, wrt=name, **tol)
     assert result.source == "differences"
     if np.max(np.abs(right)) > 1e-2:
-        with pytest.raises(AssertionError, match="the sign is flipped"):
-            check_derivative(f, values, lambda **v: -right, wrt=name, **tol)
+        with pytest.raises(AssertionError, match=r"the sign is flipped|no common mistake"):
+            check_derivative(f, values, lambda **v: -df(**v), wrt=name, **tol)
+        with pytest.raises(AssertionError, match="the sign is flipped"):  # the point alone
+            check_derivative(f, values, lambda **v: -right, wrt=name, second_point=False,
+                             **tol)
 
 
 @st.composite
@@ -495,6 +501,141 @@ def test_domain_values_stay_in_the_domain_and_derivatives_check(text, shapes, ki
             return td.evaluate(e, v).dense()
 
         check_derivative(f, values, lambda **v: right, wrt=name, eps=1e-4, atol=1e-5 * scale,
-                         rtol=1e-4)
+                         rtol=1e-4, second_point=False)  # right: an answer at this point only
 
     run()
+
+
+# ---------------------------------------------------------------- issue 13: cannot be fooled
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def test_a_wrong_small_entry_next_to_a_large_one_fails():
+    x = np.array([0.5, -1.0, 2.0])
+    wrong = np.array([1e6, 1.9, 0.1])
+    for f, at in (("1000000 * x[0] + x[1] + x[2]".replace("x[0]", "sum(x * e0)")
+                   .replace("x[1]", "sum(x * e1)").replace("x[2]", "sum(x * e2)"), None),
+                  (lambda x: 1e6 * x[0] + x[1] + x[2], x)):
+        if at is None:
+            e = np.eye(3)
+            at = {"x": x, "e0": e[0], "e1": e[1], "e2": e[2]}
+            with pytest.raises(AssertionError, match="2 of 3 compared values differ"):
+                check_derivative(f, at, lambda x, **_: wrong, wrt="x")
+            check_derivative(f, at, lambda x, **_: np.array([1e6, 1.0, 1.0]), wrt="x")
+        else:
+            with pytest.raises(AssertionError, match="2 of 3 compared values differ"):
+                check_derivative(f, at, lambda x: wrong)
+            check_derivative(f, at, lambda x: np.array([1e6, 1.0, 1.0]))
+
+
+def test_complex_and_non_finite_answers_fail():
+    x = np.array([0.5, -1.0])
+    with pytest.raises(AssertionError, match="yours is complex"):
+        check_derivative("sum(x * x)", {"x": x}, lambda x: 2 * x + 5j)
+    with pytest.raises(AssertionError, match="complex"):  # even with a zero imaginary part
+        check_derivative("sum(x * x)", {"x": x}, lambda x: (2 * x).astype(complex))
+    with pytest.raises(AssertionError, match="non-finite"):
+        check_derivative("sum(x * x)", {"x": x}, lambda x: np.array([np.nan, -2.0]))
+    with pytest.raises(AssertionError):
+        check_derivative(lambda x: np.sum(x * x), x, lambda x: np.array([np.inf, -2.0]))
+
+
+def test_eps_cannot_inflate_the_tolerance():
+    x = np.array([0.5, -1.0])
+    for eps in (1e-15, 1e-9, 0.5, 0.0, -1.0):
+        with pytest.raises(ValueError, match="eps must be between"):
+            check_derivative(lambda x: np.sum(x * x), x, lambda x: 2 * x, eps=eps)
+    r = check_derivative(lambda x: np.sum(x * x), x, lambda x: 2 * x, eps=1e-8)
+    assert r.atol < 1e-3
+
+
+def test_a_layout_mistake_fails_at_a_symmetric_point():
+    A = np.array([[2.0, 1.0], [1.0, 3.0]])  # symmetric: A and Aᵀ agree here
+    at = {"x": np.array([1.0, -1.0]), "A": A}
+    check_derivative("A @ x", at, lambda x, A: A.T, wrt="x")  # notes layout: Aᵀ
+    with pytest.raises(AssertionError, match=r"nearby generic point.*hides the mistake"):
+        check_derivative("A @ x", at, lambda x, A: A, wrt="x")  # the numerator layout
+    with pytest.raises(AssertionError, match="nearby generic point"):
+        check_derivative(lambda x, A: A @ x, at, lambda x, A: A, wrt="x")
+    check_derivative("A @ x", at, lambda x, A: A, wrt="x", second_point=False)  # as before
+
+
+@pytest.mark.parametrize(("f", "at", "wrong", "wrt"), [
+    # a missing tanh′ (shrunk to 1×1), a missing (1 − σ) (shrunk to w = 0), a column gradient
+    ("sum(tanh(W.T @ a))", {"W": np.array([[0.7]]), "a": np.array([1.3])},
+     lambda W, a: np.outer(a, np.ones(1)), "W"),
+    ("sum(sigmoid(w * x))", {"w": np.zeros(2), "x": np.array([1.0, 2.0])},
+     lambda w, x: _sigmoid(w * x) * x, "w"),
+    ("sum(x * x)", {"x": np.zeros(3)}, lambda x: (2 * x + 1)[:, None], "x"),
+])
+def test_degenerate_points_never_get_a_wrong_diagnosis(f, at, wrong, wrt):
+    with pytest.raises(AssertionError) as info:
+        check_derivative(f, at, wrong, wrt=wrt)
+    first = str(info.value).splitlines()[0]
+    assert "off by a factor" not in first and "sign is flipped" not in first, first
+
+
+def test_a_factor_is_named_only_when_a_generic_point_agrees():
+    at = {"w": np.zeros(2), "x": np.array([1.0, 2.0])}  # σ′(0) = 1/4 = σ(0)/2 only at w = 0
+    with pytest.raises(AssertionError, match="off by a factor of 2"):
+        check_derivative("sum(sigmoid(w * x))", at, lambda w, x: _sigmoid(w * x) * x,
+                         wrt="w", second_point=False)
+    with pytest.raises(AssertionError, match="off by a factor of 2"):  # a true factor stays
+        check_derivative("sum(sigmoid(w * x))", at,
+                         lambda w, x: 2 * _sigmoid(w * x) * _sigmoid(-w * x) * x, wrt="w")
+
+
+def test_a_failure_shows_the_message_not_the_checker_source(tmp_path):
+    import subprocess
+    import sys
+    test = tmp_path / "test_user.py"
+    test.write_text("import numpy as np\nfrom tensorderiv.testing import check_derivative\n\n"
+                    "def test_mine():\n"
+                    "    check_derivative('sum(x * x)', {'x': np.ones(2)}, lambda x: x)\n")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          str(test)], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=120).stdout
+    assert "off by a factor of 0.5" in out and "def test_mine" in out
+    assert "job = _Job(" not in out and "__tracebackhide__" not in out
+    assert len(out.splitlines()) < 60, out
+
+
+# wrong derivatives that must all fail: (f, point, wrong df, wrt)
+_A = np.array([[1.0, 2.0], [0.5, 3.0]])
+_S = np.array([[2.0, 1.0], [1.0, 3.0]])
+_x = np.array([0.4, -0.7])
+MUTANTS = [
+    ("1000000 * sum(x * e) + sum(x)", {"x": _x, "e": np.array([1.0, 0.0])},
+     lambda x, e: np.array([1e6 + 1, 1.9]), "x"),
+    ("sum(x * x)", {"x": _x}, lambda x: 2 * x + 5j, "x"),
+    ("sum(x * x)", {"x": _x}, lambda x: 2 * x + 1e-3, "x"),
+    ("A @ x", {"A": _S, "x": _x}, lambda A, x: A + 0 * A.T, "x"),
+    ("A @ x", {"A": _A, "x": _x}, lambda A, x: A, "x"),
+    ("x.T @ A @ x", {"A": _S, "x": _x}, lambda A, x: 2 * A @ x + 0 * x, "x"),
+    ("x.T @ A @ x", {"A": _A, "x": _x}, lambda A, x: A @ x, "x"),
+    ("sum(log(x))", {"x": np.array([0.5, 2.0])}, lambda x: 1 / x + 1e-4, "x"),
+    ("sum(sin(x))", {"x": np.array([1000.0, 1.0])}, lambda x: np.cos(x) * 1.0001, "x"),
+    ("sum(exp(x))", {"x": np.array([5.0, 1.0])}, lambda x: np.exp(x) + np.array([0, 1e-3]),
+     "x"),
+    ("sum(tanh(W.T @ a))", {"W": np.array([[0.7]]), "a": np.array([1.3])},
+     lambda W, a: np.outer(a, np.ones(1)), "W"),
+    ("sum(sigmoid(w * x))", {"w": np.array([0.3, -0.2]), "x": np.array([1.0, 2.0])},
+     lambda w, x: _sigmoid(w * x) * x, "w"),
+    ("logdet(A)", {"A": _A}, lambda A: np.linalg.inv(A), "A"),
+    ("trace(A @ A)", {"A": _S}, lambda A: 2 * A, "A"),  # 2Aᵀ: equal only because A = Aᵀ
+    ("sum(x * x)", {"x": np.zeros(2)}, lambda x: (2 * x)[:, None], "x"),
+]
+
+
+@pytest.mark.parametrize(("f", "at", "wrong", "wrt"), MUTANTS,
+                         ids=[f"{k}:{m[0]}" for k, m in enumerate(MUTANTS)])
+def test_every_mutant_fails(f, at, wrong, wrt):
+    with pytest.raises(AssertionError):
+        check_derivative(f, at, wrong, wrt=wrt)
+    # and from differences of a numpy version of f, where one is easy to write
+    expr = td.parse(f, {n: v.shape for n, v in at.items()})
+    if not all(n == wrt or n in expr.variables for n in at):
+        return
+    with pytest.raises(AssertionError):
+        check_derivative(lambda **v: td.evaluate(expr, v).dense(), at, wrong, wrt=wrt)

@@ -176,7 +176,9 @@ def test_without_at_reports_structure_but_no_numbers(capsys):
 def test_big_full_tensor_is_left_out(capsys):
     r = run_json(capsys, *QUAD, "--order", "2", "--at", "0", "--max-entries", "4")
     assert r["full"] is None and r["matrix_form"] is None
-    assert set(r["omitted"]) == {"full", "matrix_form"} and "9 entries" in r["omitted"]["full"]
+    assert set(r["omitted"]) == {"full", "matrix_form", "at.values.A"}  # inputs bounded too
+    assert "9 entries" in r["omitted"]["full"] and "9 entries" in r["omitted"]["at.values.A"]
+    assert r["at"]["values"]["A"] is None and len(r["at"]["values"]["x"]) == 3
     r = run_json(capsys, *QUAD, "--order", "2", "--at", "0")
     assert r["omitted"] == {} and len(r["full"]) == 3
 

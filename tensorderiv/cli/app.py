@@ -20,7 +20,9 @@ text outside the language is refused before anything runs.
 
 Exit status: 0 on success; 1 when a finite-difference check fails; 2 for bad input (a parse
 error, unknown flags, malformed or mismatched shapes, a ``--wrt`` that is not in the
-expression, an unreadable or wrong ``.npz``, values outside a function's domain), with one line
+expression, an unreadable or wrong ``.npz``, values outside a function's domain, an expression
+nested deeper than :data:`~tensorderiv.symbolic.limits.MAX_DEPTH` or an ``--order`` above
+:data:`~tensorderiv.symbolic.limits.MAX_ORDER`), with one line
 on stderr (a parse error adds the expression and a caret under the offending column).
 
 Work that takes more than about a second shows a progress line on stderr when stderr is a
@@ -44,9 +46,12 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import IO, Any, NoReturn
 
+import numpy as np
+
 from ..core.errors import DomainError, ParseError, ShapeError, TensorDerivError, ValuesError
 from ..symbolic.derivative import derive
 from ..symbolic.expr import var
+from ..symbolic.limits import MAX_DEPTH, MAX_ORDER
 from .demo import run_demo
 from .render import render_json, render_latex, render_text
 from .report import build_report
@@ -60,7 +65,7 @@ PROGRESS_DELAY = 1.0
 _RENDER = {"text": render_text, "latex": render_latex, "json": render_json}
 _MAX_ENTRIES = {"text": 200, "latex": 200, "json": 100_000}
 
-_DERIVE_EXAMPLES = """\
+_DERIVE_EXAMPLES = f"""\
 examples:
   tensorderiv derive "x.T @ A @ x" --wrt x --shape x=3 --shape A=3x3 --at 0
   tensorderiv derive "sum(tanh(W.T @ a))" --wrt W --shape W=3x2 --shape a=3
@@ -69,6 +74,7 @@ examples:
   tensorderiv derive "s * sum(x)" --wrt s --wrt x --shape s= --shape x=2 --at vals.npz
 
 shapes: x=3 (a vector), W=3x2 (a matrix), s= or s=() (a scalar).
+limits: expressions nested at most {MAX_DEPTH} levels deep, --order at most {MAX_ORDER}.
 --at SEED draws standard normal values (positive under log/sqrt/fractional powers,
 diagonally dominant under inv/det/logdet); --at FILE.npz reads numpy.savez arrays by name.
 An expression that starts with "-" goes after "--": derive --wrt x --shape x=2 -- "-x".
@@ -135,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--shape", action="append", default=[], metavar="NAME=SIZES",
                    help="a variable's shape: x=3, W=3x2, s= (scalar); once per variable")
     d.add_argument("--order", type=_positive_int, default=1, metavar="K",
-                   help="differentiate K times (default 1)")
+                   help=f"differentiate K times (default 1, at most {MAX_ORDER})")
     d.add_argument("--at", metavar="SEED|FILE.npz",
                    help="evaluate at seeded random values or at the arrays of a .npz file")
     d.add_argument("--format", choices=tuple(_RENDER), default="text",
@@ -238,7 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     out, err = sys.stdout, sys.stderr
     try:
         args = build_parser().parse_args(argv)
-        return args.run(args, out, err)
+        # numpy's RuntimeWarnings would print internal paths; every result is checked for
+        # finiteness and every domain by the engine, which says what went wrong in our words
+        with np.errstate(all="ignore"):
+            return args.run(args, out, err)
     except _ParserExitError as exc:
         if exc.message:
             print(exc.message, file=err if exc.status else out)

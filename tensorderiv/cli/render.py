@@ -30,14 +30,18 @@ JSON fields:
         null), the chain rule in words (or null), what rows and columns stand for, why, the
         collapsed shape, and the collapsed array in matrix notation (``"A"`` for ∂Z/∂W with
         Z = WᵀA; null when none can be written).
-    structure_note: why there is no matrix form, or null.
+    structure_note: why there is no matrix form, or null; without ``--at``, also that the
+        structure was read off random seed-0 values and holds at that point only (unless the
+        derivative reads no variable).
     at: null without ``--at``; else ``{"source": "seed" | "file", "seed", "path", "drawn",
-        "values"}``, where ``values`` holds every input used, by variable name, and ``drawn``
+        "values"}``, where ``values`` holds every input used, by variable name (null for one
+        with more than ``--max-entries`` entries, listed in ``omitted``), and ``drawn``
         says how each seeded value was drawn.
     matrix_form: with ``--at``, the collapsed form's numbers (notes layout), or null.
     full: with ``--at``, the full tensor in the layout, or null.
     omitted: the arrays left out because they have more than ``--max-entries`` entries
-        (default 100,000 for JSON), ``{"full" | "matrix_form": reason}``; ``{}`` when none.
+        (default 100,000 for JSON), ``{"full" | "matrix_form" | "at.values.NAME": reason}``;
+        ``{}`` when none.
     check: with ``--at``, the finite-difference check ``{"method", "step", "passed",
         "max_abs_error", "tolerance", "checked", "total", "skipped", "reason"}``, else null;
         ``passed`` is false, with ``reason``, when a value is NaN or infinite or a perturbed
@@ -62,7 +66,7 @@ from typing import Any
 import numpy as np
 
 from ..forms.latex import derivative_latex, latex_or_text, texttt
-from .report import STEP, Check, Report
+from .report import STEP, Check, Report, value_key
 
 __all__ = ["JSON_FIELDS", "SCHEMA", "render_json", "render_latex", "render_text"]
 
@@ -79,8 +83,13 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _numbers(a: Any, indent: str = "  ", limit: int = 200) -> str:
     arr = np.asarray(a, dtype=np.float64)
+    if arr.size > limit:  # a one-line summary: numpy's own summary grows with the rank
+        with np.errstate(all="ignore"):
+            lo, hi = float(np.min(arr)), float(np.max(arr))
+        return (f"{indent}{arr.size:,} entries (shape {arr.shape}), from {lo:.5g} to {hi:.5g}; "
+                f"more than --max-entries {limit:,}, not shown")
     text = np.array2string(arr, precision=5, suppress_small=True, max_line_width=96,
-                           threshold=max(limit, 1))
+                           threshold=arr.size + 1)
     return "\n".join((indent + line).rstrip() for line in text.splitlines())
 
 
@@ -142,6 +151,8 @@ def render_text(report: Report) -> str:
         lines.append(f"collapsed     {_shape(s.shape)}{value}, rows {s.rows}, columns {s.cols}")
         lines.append(f"chain rule    {s.chain_rule or s.rule}")
         lines.append(f"why           {s.note}")
+        if report.structure_note:
+            lines.append(f"caveat        {report.structure_note}")
     elif report.structure_note:
         lines.append(f"structure     no matrix form: {report.structure_note}")
     first = "the variables' axes first" if report.layout == "notes" else "the output's axes first"
@@ -166,7 +177,7 @@ def render_text(report: Report) -> str:
     lines += ["", f"at seed {v.seed}" if v.source == "seed" else f"at {v.path}"]
     for name, arr in v.arrays.items():
         how = f"  ({v.drawn[name]})" if v.drawn else ""
-        lines += [f"  {name}{how}", _numbers(arr, "    ")]
+        lines += [f"  {name}{how}", _numbers(arr, "    ", limit=report.max_entries)]
     lines.append("")
     if report.matrix_form is not None:
         arr = np.asarray(report.matrix_form.array)
@@ -220,7 +231,10 @@ def render_latex(report: Report) -> str:
     lines.append(f"% contraction: {report.einsum}")
     if report.values is not None:
         parts = [rf"{latex_or_text(n)} = {_bmatrix(a) if np.ndim(a) else f'{float(a):.6g}'}"
-                 for n, a in report.values.arrays.items()]
+                 for n, a in report.values.arrays.items()
+                 if value_key(n) not in report.omitted]
+        parts += [rf"\text{{{n}: not shown ({report.omitted[value_key(n)]})}}"
+                  for n in report.values.arrays if value_key(n) in report.omitted]
         lines += [r"\[", "  " + r",\quad ".join(parts), r"\]"]
         form = report.matrix_form
         if form is not None and "matrix_form" in report.omitted:
@@ -268,8 +282,10 @@ def to_json_object(report: Report) -> dict[str, Any]:
             "rows": s.rows, "cols": s.cols, "note": s.note, "shape": list(s.shape),
             "notation": s.notation},
         "structure_note": report.structure_note,
-        "at": None if v is None else {"source": v.source, "seed": v.seed, "path": v.path,
-                                      "drawn": v.drawn, "values": v.arrays},
+        "at": None if v is None else {
+            "source": v.source, "seed": v.seed, "path": v.path, "drawn": v.drawn,
+            "values": {n: None if value_key(n) in report.omitted else a
+                       for n, a in v.arrays.items()}},
         "matrix_form": None if report.matrix_form is None or "matrix_form" in report.omitted
         else report.matrix_form.array,
         "full": report.full, "omitted": dict(report.omitted),

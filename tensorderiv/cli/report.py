@@ -7,7 +7,10 @@ given — the numbers and a finite-difference check of them.
 
 Without values the derivative is still evaluated once, at the seed-0 values of
 :func:`~tensorderiv.cli.values.seed_values`, to learn its structure (which axes carry Kronecker
-deltas, which are constant); those values are not reported.
+deltas, which are constant); those values are not reported, and unless the derivative reads no
+variable (so its value is the same everywhere) ``structure_note`` says that the structure was
+read off the numbers at that point and holds there only (``relu(x - 10)`` is zero at most
+random points, not everywhere).
 
 :func:`finite_difference_check` is independent of the engine's differentiation: it perturbs one
 entry of the variable at a time, in float64, and re-evaluates the derivative of one order lower
@@ -45,10 +48,19 @@ from ..symbolic.nodes import Var
 from .values import Values, seed_values
 
 __all__ = ["STEP", "AxisRow", "Check", "Report", "Structure", "build_report", "describe_form",
-           "finite_difference_check", "symbolic_matrix_form"]
+           "finite_difference_check", "symbolic_matrix_form", "value_key"]
 
-STEP = float(np.finfo(np.float64).eps) ** (1 / 3)
-"""The relative step of the central differences, ε^(1/3) ≈ 6.1e-6 (h = STEP · max(1, |v|))."""
+STEP = float(np.finfo(np.float64).eps) ** (1 / 5)
+"""The step of the central differences, ε^(1/5) ≈ 7.4e-4: h = STEP · max(1, |v| / 1000).
+
+Differences at h and h/2 are combined by Richardson extrapolation (the h² error cancels, what is
+left is O(h⁴), hence ε^(1/5)), so the check holds for correct derivatives at any scale (``sin``
+at x = 1000, ``exp`` at 500). The step is absolute up to |v| = 1000 — a function varies on its
+own scale, not on the scale of |v| — and relative beyond, so that v ± h stays distinct in
+float64; the step actually taken, (v + h) − v, is used."""
+NOISE_ULPS = 100.0
+"""The rounding allowance of a difference: this many ε of |F| divided by the step."""
+_EPS = float(np.finfo(np.float64).eps)
 
 Progress = Callable[[str], None]
 
@@ -133,7 +145,10 @@ class Check:
             cannot be evaluated is never a pass: ``False``, with ``reason``.
         max_abs_error: the largest absolute difference found (``inf`` where a value is not
             finite; ``None`` when none could be computed).
-        tolerance: ``1e-6 · max(1, largest |value| of the derivative or the function)``.
+        tolerance: the largest per-entry tolerance used: each entry is allowed
+            ``1e-6 · max(1, |entry|)`` plus the estimated error of its difference (the
+            Richardson remainder, bounded by |D(h/2) − R|, which follows the local curvature,
+            plus ``NOISE_ULPS · ε · |F| / h`` of rounding).
         checked: how many entries of the variable were perturbed.
         total: how many entries it has (at most 256 are perturbed, chosen with seed 0).
         skipped: why no check was made, if none was (the derivative too big to write out).
@@ -212,8 +227,9 @@ def build_report(
         values: where to evaluate; ``None`` to report structure only.
         layout: the order of the full tensor's axes (``"notes"`` or ``"numerator"``).
         max_entries: the largest array written out: the full tensor is computed, and the
-            matrix form's numbers kept for output, only when they have at most this many
-            entries (``omitted`` says which were left out).
+            matrix form's numbers and the input values kept for output, only when they have
+            at most this many entries (``omitted`` says which were left out; an input's key is
+            :func:`value_key`).
         progress: called with a short label as the work moves on (for a progress line).
 
     Raises:
@@ -239,14 +255,19 @@ def build_report(
             structure = describe_form(form)
         except TensorDerivError as exc:
             structure_note = str(exc)
+        if values is None and derivative.node.vars:  # read off numbers at a random point
+            structure_note = _seeded_caveat(structure_note)
     full, check = None, None
     omitted: dict[str, str] = {}
+    if values is not None:  # inputs are written out too: bounded like every array
+        omitted |= {value_key(n): f"{a.size:,} entries, more than --max-entries "
+                    f"{max_entries:,}" for n, a in values.arrays.items() if a.size > max_entries}
     if values is not None and ct is not None:
         sizes = {"full": math.prod(ct.shape)}
         if form is not None:
             sizes["matrix_form"] = int(np.size(form.array))
-        omitted = {k: f"{n:,} entries, more than --max-entries {max_entries:,}"
-                   for k, n in sizes.items() if n > max_entries}
+        omitted |= {k: f"{n:,} entries, more than --max-entries {max_entries:,}"
+                    for k, n in sizes.items() if n > max_entries}
         if "full" not in omitted:
             full = ct.dense(layout)
         check = _check(derivative, ct, values.arrays, say)
@@ -260,6 +281,18 @@ def build_report(
         structure=structure, structure_note=structure_note, values=values,
         matrix_form=form if values is not None else None,
         full=full, omitted=omitted, max_entries=max_entries, check=check)
+
+
+def value_key(name: str) -> str:
+    """The key in ``Report.omitted`` of the input value of variable ``name``."""
+    return f"at.values.{name}"
+
+
+def _seeded_caveat(note: str | None) -> str:
+    caveat = ("structure read off the numbers at random values (seed 0, as --at 0 draws them), "
+              "not proved from the expression: it holds at that point only; give --at to see "
+              "it at your values")
+    return caveat if note is None else f"{note}; {caveat}"
 
 
 def _in_domain(derivative: Derivative, arrays: Mapping[str, np.ndarray]) -> None:
@@ -325,9 +358,11 @@ def finite_difference_check(
 ) -> Check:
     """Compare ``analytic`` (notes layout) with central differences of the next-lower derivative.
 
-    Each checked entry ``j`` of the outermost variable ``w`` is moved by ``±h``,
-    ``h = STEP · max(1, |w_j|)``, and ``(F(w + h e_j) − F(w − h e_j)) / 2h`` is compared with
-    ``analytic[j]``, where ``F`` is the expression (first order) or the derivative of order k − 1.
+    Each checked entry ``j`` of the outermost variable ``w`` is moved by ``±h`` and ``±h/2``,
+    ``h = STEP · max(1, |w_j| / 1000)``; the central differences D(h) and D(h/2) of ``F`` are
+    combined by Richardson extrapolation, R = (4 D(h/2) − D(h)) / 3, and R is compared with
+    ``analytic[j]``,
+    where ``F`` is the expression (first order) or the derivative of order k − 1.
 
     The check fails (``passed=False`` and a ``reason``) when ``analytic`` or a difference has a
     NaN or an infinity — a comparison with one proves nothing — and when a perturbed point
@@ -361,29 +396,51 @@ def finite_difference_check(
     lower = _lower(derivative)
     scale = max(1.0, float(np.max(np.abs(rows), initial=0.0)))
     worst, j = 0.0, 0
+    slack: list[np.ndarray] = []  # per entry: the estimated error of the difference itself
+    errors: list[np.ndarray] = []
     try:
         for n, j in enumerate(picks):
             say(f"checking {n + 1}/{len(picks)}")
-            h = STEP * max(1.0, abs(float(x0.flat[j])))
-            shifted = []
-            for sign in (1.0, -1.0):
+            v = float(x0.flat[j])
+            h = ((v + STEP * max(1.0, abs(v) / 1000.0)) - v) or STEP  # exact in float64
+            point = {**base}
+
+            def at(shift: float, j: int = int(j), point: dict[str, np.ndarray] = point
+                   ) -> np.ndarray:
                 x = x0.copy()
-                x.flat[j] += sign * h
-                shifted.append(lower({**base, name: x}).reshape(-1))
+                x.flat[j] += shift
+                point[name] = x
+                return lower(point).reshape(-1)
+
+            values = {s: at(s) for s in (h, -h, h / 2, -h / 2)}
             with np.errstate(over="ignore", invalid="ignore"):
-                fd = (shifted[0] - shifted[1]) / (2 * h)
-            if not np.all(np.isfinite(fd)):
-                k = int(np.argmax(~np.isfinite(fd)))
+                d1 = (values[h] - values[-h]) / (2 * h)
+                d2 = (values[h / 2] - values[-h / 2]) / h
+                fd = (4 * d2 - d1) / 3  # Richardson: the h² error cancels
+                f_size = np.max(np.abs(np.stack(list(values.values()))), axis=0)
+                # the error left: at most d2's (|d2 − fd|, the local curvature's h²/4 term)
+                # plus the rounding of F divided by the step
+                est = np.abs(d2 - fd) + NOISE_ULPS * _EPS * f_size / h
+            for diff in (d1, d2, fd):  # the first difference that is not finite
+                if np.all(np.isfinite(diff)):
+                    continue
+                k = int(np.argmax(~np.isfinite(diff)))
                 return Check(False, math.inf, None, n + 1, total, reason=(
-                    f"the central difference is not finite: {fd[k]} at "
+                    f"the central difference is not finite: {diff[k]} at "
                     f"{_entry(name, x0.shape, int(j), rows.shape[1], k)}"))
-            scale = max(scale, float(np.max(np.abs(shifted[0]), initial=0.0)))
-            worst = max(worst, float(np.max(np.abs(fd - rows[j]), initial=0.0)))
+            scale = max(scale, float(np.max(np.abs(values[h]), initial=0.0)))
+            errors.append(np.abs(fd - rows[j]))
+            slack.append(est)
+            worst = max(worst, float(np.max(errors[-1], initial=0.0)))
     except TensorDerivError as exc:
         return Check(False, None, None, 0, total, reason=f"cannot check: the point moved by "
                      f"±h along {_entry(name, x0.shape, int(j))} cannot be evaluated: {exc}")
-    tol = 1e-6 * scale
-    return Check(bool(worst <= tol), worst, tol, len(picks), total)
+    # per entry, so that a wrong small entry next to a large one fails
+    tols = [1e-6 * np.maximum(1.0, np.abs(rows[j])) + s for j, s in zip(picks, slack,
+                                                                          strict=True)]
+    passed = all(bool(np.all(e <= t)) for e, t in zip(errors, tols, strict=True))
+    tol = float(max((float(np.max(t, initial=0.0)) for t in tols), default=1e-6 * scale))
+    return Check(passed, worst, tol, len(picks), total)
 
 
 def _entry(name: str, shape: tuple[int, ...], j: int, n_out: int = 1, k: int = 0) -> str:

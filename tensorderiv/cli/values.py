@@ -28,14 +28,18 @@ from __future__ import annotations
 
 import keyword
 import math
+import os
 import re
+import stat
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..core.errors import ShapeError, ValuesError
+from ..core.options import get_dense_limit
 from ..symbolic.expr import Expr
 from ..symbolic.functions import FUNCTIONS
 from ..symbolic.nodes import Apply, Node, Var
@@ -104,7 +108,7 @@ def parse_shape(spec: str) -> tuple[str, tuple[int, ...]]:
         return name, ()
     shape = []
     for part in _SPLIT.split(body):
-        if not part.isdigit() or int(part) < 1:
+        if not re.fullmatch(r"[0-9]+", part) or int(part) < 1:  # ASCII digits only
             raise ShapeError(f"--shape {spec!r}: size {part!r} is not a positive integer; {how}")
         shape.append(int(part))
     if math.prod(shape) > MAX_ENTRIES:
@@ -127,10 +131,10 @@ def _needs(node: Node) -> dict[str, set[str]]:
             out.setdefault(n.name, set()).update(under)
             continue
         if isinstance(n, Apply):
-            restricts = n.fn in ("log", "sqrt") or n.fn in _SQUARE_UNDER or (
+            restricts = n.fn in ("log", "sqrt", "logabs") or n.fn in _SQUARE_UNDER or (
                 n.fn == "pow" and (n.params[0] < 0 or not float(n.params[0]).is_integer()))
-            if restricts:
-                under = under | {n.fn}
+            if restricts:  # logabs: the base of x ** y with an array exponent
+                under = under | {"pow" if n.fn == "logabs" else n.fn}
         stack.extend((c, under) for c in n.children())
     return out
 
@@ -171,56 +175,126 @@ def seed_values(expr: Expr, seed: int) -> Values:
 def load_values(path: str, shapes: Mapping[str, tuple[int, ...]]) -> Values:
     """Read the values of the variables ``shapes`` names from a ``.npz`` file.
 
-    Nothing is unpickled.
+    Nothing is unpickled, and nothing is decompressed before its header is checked: the file
+    must be a regular file (a FIFO or a device is refused before it is opened), every member a
+    ``.npy`` array whose header declares a real dtype and exactly the shape ``--shape`` gives,
+    within the dense budget (:func:`tensorderiv.get_dense_limit`); only then is the data read,
+    and no more of it than the header declares (a zip bomb is refused from its headers).
 
     Raises:
         ValuesError: when the file cannot be read as ``.npz``, lacks a variable, holds an array
             for a name that is not one of ``shapes`` (a misspelt or stale variable would
-            otherwise pass unnoticed), or an array of the wrong shape, of a non-real dtype, or
-            with a non-finite entry.
+            otherwise pass unnoticed), a member that is not a ``.npy`` array, or an array of the
+            wrong shape, of a non-real dtype, or with a non-finite entry.
     """
+    where = f"--at {path!r}"
     try:
-        loaded = np.load(path, allow_pickle=False)
+        info = os.stat(path)
     except FileNotFoundError:
-        raise ValuesError(f"--at {path!r}: no such file; --at takes a seed (a non-negative "
+        raise ValuesError(f"{where}: no such file; --at takes a seed (a non-negative "
                           "integer) or a .npz file") from None
     except OSError as exc:
-        raise ValuesError(f"--at {path!r}: cannot read it ({exc.strerror or exc})") from None
-    except (ValueError, EOFError, zipfile.BadZipFile):
-        raise ValuesError(f"--at {path!r}: not a .npz file (numpy.savez) that can be read "
-                          "without unpickling") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise ValuesError(f"--at {path!r}: this holds a single array (.npy); save one array "
-                          "per variable with numpy.savez(path, x=..., A=...)")
+        raise ValuesError(f"{where}: cannot read it ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else \
+            "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
+        raise ValuesError(f"{where}: this is {kind}; --at takes a regular .npz file "
+                          "(numpy.savez)")
     try:
-        with loaded as data:
-            names = set(data.files)
-            raw = {name: data[name] for name in shapes if name in names}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "pickle" in reason:
-            reason = "it holds an object array, which would need unpickling"
-        raise ValuesError(f"--at {path!r}: cannot read its arrays ({reason})") from None
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+            if head == b"\x93NUMPY":
+                raise ValuesError(f"{where}: this holds a single array (.npy); save one array "
+                                  "per variable with numpy.savez(path, x=..., A=...)")
+            fh.seek(0)
+            if not zipfile.is_zipfile(fh):
+                raise ValuesError(f"{where}: not a .npz file (numpy.savez) that can be read "
+                                  "without unpickling")
+            fh.seek(0)
+            with zipfile.ZipFile(fh) as zf:
+                members = _members(zf, where)
+                _check_names(set(members), shapes, where)
+                arrays = {name: _read_member(zf, members[name], name, shapes[name], where)
+                          for name in sorted(shapes)}
+    except OSError as exc:
+        raise ValuesError(f"{where}: cannot read it ({exc.strerror or exc})") from None
+    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
+        raise ValuesError(f"{where}: the archive is damaged ({_first_line(exc)})") from None
+    return Values(arrays, "file", path=path)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _members(zf: zipfile.ZipFile, where: str) -> dict[str, zipfile.ZipInfo]:
+    """Variable name → its member, for the ``NAME.npy`` members; any other member is refused."""
+    out: dict[str, zipfile.ZipInfo] = {}
+    for member in zf.infolist():
+        if member.is_dir():
+            continue
+        if not member.filename.endswith(".npy"):
+            raise ValuesError(f"{where}: member {member.filename!r} is not a .npy array; a .npz "
+                              "file holds one NAME.npy per variable (numpy.savez)")
+        out[member.filename[:-4]] = member
+    return out
+
+
+def _check_names(names: set[str], shapes: Mapping[str, tuple[int, ...]], where: str) -> None:
     extra = sorted(names - set(shapes))
     if extra:
-        raise ValuesError(f"--at {path!r}: array {', '.join(map(repr, extra))} given, which the "
+        raise ValuesError(f"{where}: array {', '.join(map(repr, extra))} given, which the "
                           f"expression does not use; its variables are {sorted(shapes)} (remove "
                           f"{'it' if len(extra) == 1 else 'them'} from the file)")
-    missing = [n for n in sorted(shapes) if n not in raw]
+    missing = [n for n in sorted(shapes) if n not in names]
     if missing:
         held = ", ".join(sorted(names)) or "no arrays"
-        raise ValuesError(f"--at {path!r}: no array for {', '.join(map(repr, missing))} (the "
+        raise ValuesError(f"{where}: no array for {', '.join(map(repr, missing))} (the "
                           f"file holds {held})")
-    arrays: dict[str, np.ndarray] = {}
-    for name, arr in raw.items():
-        if arr.dtype.kind not in "fiub":
-            raise ValuesError(f"--at {path!r}: array {name!r} has dtype {arr.dtype}; expected "
-                              "real numbers")
-        if tuple(arr.shape) != tuple(shapes[name]):
-            raise ValuesError(f"--at {path!r}: array {name!r} has shape {tuple(arr.shape)}, but "
-                              f"--shape gives {tuple(shapes[name])}")
-        arr = np.asarray(arr, dtype=np.float64)
-        if not np.isfinite(arr).all():
-            raise ValuesError(f"--at {path!r}: array {name!r} has a non-finite entry")
-        arrays[name] = arr
-    return Values(arrays, "file", path=path)
+
+
+def _read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, name: str,
+                 shape: tuple[int, ...], where: str) -> np.ndarray:
+    """One array: its ``.npy`` header checked first, then at most the declared data read."""
+    fmt = np.lib.format
+    with zf.open(member) as fp:
+        try:
+            version = fmt.read_magic(fp)
+            if version == (1, 0):
+                declared, fortran, dtype = fmt.read_array_header_1_0(fp)
+            elif version == (2, 0):
+                declared, fortran, dtype = fmt.read_array_header_2_0(fp)
+            else:
+                raise ValueError(f".npy format version {version} is not supported")
+        except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+            raise ValuesError(f"{where}: member {member.filename!r} is not a .npy array "
+                              f"({_first_line(exc)})") from None
+        if dtype.hasobject:
+            raise ValuesError(f"{where}: array {name!r} holds objects, which would need "
+                              "unpickling; save real numbers")
+        if dtype.kind not in "fiub":
+            raise ValuesError(f"{where}: array {name!r} has dtype {dtype}; expected real "
+                              "numbers")
+        if tuple(declared) != tuple(shape):
+            raise ValuesError(f"{where}: array {name!r} has shape {tuple(declared)}, but "
+                              f"--shape gives {tuple(shape)}")
+        nbytes = math.prod(shape) * max(dtype.itemsize, 8)  # read, then held as float64
+        if nbytes > get_dense_limit():
+            raise ValuesError(f"{where}: array {name!r} declares {nbytes:,} bytes (as float64), "
+                              f"more than the budget of {get_dense_limit():,} bytes "
+                              "(tensorderiv.set_dense_limit)")
+        count = math.prod(shape)
+        raw = fp.read(count * dtype.itemsize)  # never more than the header declared
+        if len(raw) != count * dtype.itemsize:
+            raise ValuesError(f"{where}: array {name!r} is truncated: its header declares "
+                              f"{count * dtype.itemsize:,} bytes of data, the file holds "
+                              f"{len(raw):,}")
+    arr = np.frombuffer(raw, dtype=dtype)
+    arr = arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
+    arr = np.array(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        at = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValuesError(f"{where}: array {name!r} has a non-finite entry ({arr[at]!r} at "
+                          f"index {at})")
+    return arr

@@ -11,6 +11,7 @@ __all__ = [
     "DenseLimitError",
     "DomainError",
     "LabelError",
+    "LimitError",
     "OptionError",
     "ParseError",
     "ShapeError",
@@ -63,6 +64,13 @@ class DenseLimitError(TensorDerivError, MemoryError):
 
 class StructureError(TensorDerivError, ValueError):
     """A structure was asked for that the tensor does not have, or axes were described wrongly."""
+
+
+class LimitError(TensorDerivError, ValueError):
+    """A documented limit was exceeded: nesting depth, derivative order or a size budget.
+
+    The message names the limit, its value and the constant that holds it.
+    """
 
 
 class OptionError(TensorDerivError, ValueError):

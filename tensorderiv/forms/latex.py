@@ -95,11 +95,14 @@ def derivative_latex(of: str, wrt: tuple[str, ...]) -> str:
 
 
 def _name(name: str) -> str:
+    """A variable's name: ``x_1`` → x₁ (a subscript), ``x1`` → ``mathit{x1}`` (kept apart)."""
     m = _NAME.match(name)
     if m is None:
         return texttt(name)
     letters, digits = m.groups()
     base = letters if len(letters) == 1 else rf"\mathrm{{{letters}}}"
+    if digits and "_" not in name:  # x1 is not x_1: both may be variables of one expression
+        return rf"\mathit{{{name}}}"
     return base + (f"_{{{digits}}}" if digits else "")
 
 

@@ -36,6 +36,7 @@ from .differentiate import derivative
 from .evaluate import Program
 from .evaluate import evaluate as evaluate_expr
 from .expr import Declared, Expr
+from .limits import check_order
 from .nodes import Node, Var
 from .parse import parse
 from .substitute import substitute
@@ -57,6 +58,7 @@ class Derivative(Expr):
     """
 
     __slots__ = ("_program", "held", "of", "variables_allowed", "wrt")
+    _depth_limited = False  # deeper than what it differentiates; the engine walks iteratively
 
     def __init__(self, node: Any, of: Expr, wrt: tuple[tuple[str, tuple[int, ...]], ...],
                  allowed: Mapping[str, tuple[int, ...]],
@@ -267,6 +269,10 @@ def derive(
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
         raise OptionError(f"derive: order must be a positive integer (how many times to "
                           f"differentiate), got {order!r}")
+    if isinstance(expr, Derivative):
+        check_order(expr.order + (len(wrt) if isinstance(wrt, tuple | list) else order))
+    else:
+        check_order(len(wrt) if isinstance(wrt, tuple | list) else order)
     if isinstance(expr, Derivative):
         base, chain, allowed = expr.of, expr.wrt, dict(expr.variables_allowed)
         held = list(expr.held)

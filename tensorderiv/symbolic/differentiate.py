@@ -32,41 +32,57 @@ __all__ = ["derivative"]
 
 
 def derivative(node: Node, x: Var) -> Node:
-    """∂node/∂x as a node of shape ``x.shape + node.shape`` (simplified as it is built)."""
+    """∂node/∂x as a node of shape ``x.shape + node.shape`` (simplified as it is built).
+
+    The graph is walked with an explicit stack (children before parents), so a deep graph is
+    not limited by Python's recursion limit.
+    """
     memo: dict[Node, Node] = {}
     rx = x.ndim
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        n, ready = stack.pop()
+        if n in memo:
+            continue
+        pending = [] if ready or x.name not in n.vars else \
+            [c for c in n.children() if c not in memo and x.name in c.vars]
+        if pending:
+            stack.append((n, True))
+            stack.extend((c, False) for c in pending)
+            continue
+        memo[n] = _rule(n, x, rx, memo)
+    return memo[node]
 
-    def d(n: Node) -> Node:
-        found = memo.get(n)
-        if found is not None:
-            return found
-        if x.name not in n.vars:
-            result = zero(x.shape + n.shape)
-        elif isinstance(n, Var):
-            result = identity(x.shape)
-        elif isinstance(n, Einsum):
-            base = len(n.sizes)
-            v = tuple(range(base, base + rx))
-            sizes = dict(enumerate(n.sizes)) | dict(zip(v, x.shape, strict=True))
-            parts = []
-            for k, (t, idx) in enumerate(n.terms):
-                if x.name not in t.vars:
-                    continue
-                terms = list(n.terms)
-                terms[k] = (d(t), v + idx)
-                parts.append((1.0, einsum(n.coef, terms, v + n.out, sizes)))
-            result = add(parts) if parts else zero(x.shape + n.shape)
-        elif isinstance(n, Sum):
-            result = add([(c, d(t)) for c, t in n.terms])
-        elif isinstance(n, Apply):
-            ra, rn = n.arg.ndim, n.ndim
-            v = tuple(range(rx))
-            a = tuple(range(rx, rx + ra))
-            o = tuple(range(rx + ra, rx + ra + rn))
-            result = einsum(1.0, [(d(n.arg), v + a), (jacobian(n), a + o)], v + o)
-        else:  # pragma: no cover - the node set is closed
-            raise TypeError(f"no derivative rule for node type {type(n).__name__}")
-        memo[n] = result
-        return result
 
-    return d(node)
+def _rule(n: Node, x: Var, rx: int, memo: dict[Node, Node]) -> Node:
+    """∂n/∂x from the derivatives of n's children (in ``memo``)."""
+
+    def d(c: Node) -> Node:
+        found = memo.get(c)
+        return found if found is not None else zero(x.shape + c.shape)
+
+    if x.name not in n.vars:
+        return zero(x.shape + n.shape)
+    if isinstance(n, Var):
+        return identity(x.shape)
+    if isinstance(n, Einsum):
+        base = len(n.sizes)
+        v = tuple(range(base, base + rx))
+        sizes = dict(enumerate(n.sizes)) | dict(zip(v, x.shape, strict=True))
+        parts = []
+        for k, (t, idx) in enumerate(n.terms):
+            if x.name not in t.vars:
+                continue
+            terms = list(n.terms)
+            terms[k] = (d(t), v + idx)
+            parts.append((1.0, einsum(n.coef, terms, v + n.out, sizes)))
+        return add(parts) if parts else zero(x.shape + n.shape)
+    if isinstance(n, Sum):
+        return add([(c, d(t)) for c, t in n.terms])
+    if isinstance(n, Apply):
+        ra, rn = n.arg.ndim, n.ndim
+        v = tuple(range(rx))
+        a = tuple(range(rx, rx + ra))
+        o = tuple(range(rx + ra, rx + ra + rn))
+        return einsum(1.0, [(d(n.arg), v + a), (jacobian(n), a + o)], v + o)
+    raise TypeError(f"no derivative rule for node type {type(n).__name__}")  # pragma: no cover

@@ -39,7 +39,7 @@ from ..core.options import get_dense_limit
 from ..core.progress import track
 from ..core.symmetric import MIN_SIDE
 from .expr import Expr
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, as_value, describe_argument
 from .nodes import Apply, Einsum, Node, Sum, Var
 
 __all__ = ["Estimate", "Program", "check_values", "evaluate"]
@@ -73,7 +73,7 @@ def check_values(
         raise ValuesError(f"missing value for {listed}, needed to evaluate {what}")
     arrays: dict[str, np.ndarray] = {}
     for name, v in values.items():
-        arr = v if hasattr(v, "shape") and hasattr(v, "dtype") else np.asarray(v)
+        arr = as_value(name, v)
         if backends.dtype_kind(arr) not in "fiub":
             raise ValuesError(f"variable {name!r}: expected real numbers, got dtype {arr.dtype}")
         if tuple(arr.shape) != allowed[name]:
@@ -135,7 +135,7 @@ def _apply(n: Apply, arg: CTensor) -> CTensor:
     if f.domain is not None and isinstance(values, np.ndarray):
         problem = f.domain(values, n.params)
         if problem:
-            raise DomainError(problem)
+            raise DomainError(problem + describe_argument(n.arg))
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         out = backends.call_kernel(n.fn, f.kernel, f.array_kernel, values, n.params)
     if isinstance(values, np.ndarray):
@@ -146,6 +146,9 @@ def _apply(n: Apply, arg: CTensor) -> CTensor:
         if bad is not None and bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
             seen = f"; the input there is {float(values[at])!r}" if f.elementwise else ""
+            if np.isnan(out[at]):
+                raise DomainError(f"{n.fn} is undefined (nan) at index {at}{seen}"
+                                  f"{describe_argument(n.arg)}")
             raise DomainError(f"{n.fn} overflowed: its result is {float(out[at])!r} at index "
                               f"{at}{seen}; {values.dtype} cannot hold it (rescale the inputs)")
     if f.elementwise:

@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.errors import DomainError, ShapeError
 from ..core.renderers import Rendered
-from .functions import FUNCTIONS, apply, softmax_last
+from .functions import FUNCTIONS, apply, power, softmax_last
+from .limits import check_depth
 from .nodes import Einsum, Node, Var, walk
-from .simplify import add, constant, einsum, scale
+from .simplify import add, constant, einsum, is_zero, scale
 
 __all__ = [
     "ELEMENTWISE",
@@ -100,9 +102,12 @@ class Expr(Rendered):  # repr and rich display: tensorderiv.display
 
     __slots__ = ("_prec", "declared", "node", "text")
     __array_priority__ = 1000  # numpy scalars defer to our operators
+    _depth_limited = True  # expressions as written obey limits.MAX_DEPTH (derivatives may not)
 
     def __init__(self, node: Node, text: str, prec: int = _ATOM,
                  declared: Mapping[str, tuple[int, ...]] | None = None) -> None:
+        if self._depth_limited:
+            check_depth(node, f"the expression {text if len(text) <= 60 else text[:57] + '...'}")
         self.node = node
         self.text = text
         self._prec = prec
@@ -210,14 +215,32 @@ def var(name: str, shape: Sequence[int] = ()) -> Expr:
         raise ValueError(f"variable name {name!r} is not a Python identifier")
     if name in FUNCTIONS or name in _VOCABULARY_NAMES:
         raise ValueError(f"variable name {name!r} is the name of a function")
-    try:
-        shape = tuple(int(n) for n in shape)
-    except TypeError:
-        raise ShapeError(f"variable {name!r}: shape must be a tuple of sizes, got {shape!r}") \
-            from None
-    if any(n < 1 for n in shape):
-        raise ShapeError(f"variable {name!r}: every size must be >= 1, got shape {shape}")
-    return Expr(Var.make(name, shape), name)
+    return Expr(Var.make(name, sizes(name, shape)), name)
+
+
+def sizes(name: str, shape: Any) -> tuple[int, ...]:
+    """A shape given by a user, checked: integers (not text, floats or bools), each >= 1.
+
+    An integer alone is a vector's length. ``"12"`` is refused rather than read as ``(1, 2)``,
+    and ``3.7`` rather than truncated to 3.
+    """
+    items = (shape,) if isinstance(shape, numbers.Integral) and not isinstance(shape, bool) \
+        else shape
+    how = "a tuple of integer sizes, e.g. (3, 2)"
+    if isinstance(items, str | bytes) or not hasattr(items, "__iter__"):
+        raise ShapeError(f"variable {name!r}: shape must be {how}, got {shape!r}")
+    out = []
+    for n in items:
+        if isinstance(n, bool | str | bytes):
+            raise ShapeError(f"variable {name!r}: shape must be {how}, got {shape!r}")
+        try:
+            out.append(operator.index(n))
+        except TypeError:
+            raise ShapeError(f"variable {name!r}: shape must be {how}, got {shape!r} (size "
+                             f"{n!r} is not an integer)") from None
+    if any(n < 1 for n in out):
+        raise ShapeError(f"variable {name!r}: every size must be >= 1, got shape {tuple(out)}")
+    return tuple(out)
 
 
 def _node_vars(node: Node) -> dict[str, tuple[int, ...]]:
@@ -322,6 +345,8 @@ def _elementwise(op: str, a: Expr, b: Expr) -> Expr:
         lit = _literal(b)
         if lit == 0.0:
             raise DomainError(f"{text}: division by the literal 0")
+        if is_zero(b.node):
+            raise DomainError(f"{text}: division by zero ({b.text} is identically 0)")
         recip = constant(1.0 / lit) if lit is not None else apply("pow", b.node, (-1.0,))
         fresh = [len(target)]
         node = einsum(1.0, [_aligned(a.node, target, fresh), _aligned(recip, target, fresh)],
@@ -340,11 +365,8 @@ def _power(a: Expr, b: Expr) -> Expr:
             raise ValueError(f"{text}: a literal base must be positive, got {base:g}")
         return Expr(apply("exp", scale(math.log(base), b.node)), text, _POW, _merged(a, b))
     target = broadcast_shape(a, b, "**")
-    fresh = [len(target)]
-    prod = einsum(1.0, [_aligned(b.node, target, fresh),
-                        _aligned(apply("log", a.node), target, fresh)],
-                  tuple(range(len(target))), dict(enumerate(target)))
-    return Expr(apply("exp", prod), text, _POW, _merged(a, b))
+    return Expr(power(_spread(a.node, target), _spread(b.node, target), target, text), text,
+                _POW, _merged(a, b))
 
 
 def matmul(a: Expr, b: Expr) -> Expr:

@@ -5,7 +5,15 @@ the engine places it on the diagonal (a Kronecker delta, never materialised). Ma
 give their local Jacobian in index notation, in the notes' layout: axes of the argument first,
 then axes of the result. Adding a function means adding one entry here (:func:`register`).
 
-Conventions: relu′(0) = 0 and abs′(0) = sign(0) = 0 (the subgradient JAX and PyTorch use).
+Conventions at the kinks: relu′(0) = 0 (as JAX and PyTorch) and abs′(0) = sign(0) = 0 (as
+PyTorch; JAX's ``grad(jnp.abs)(0.0)`` is 1). Both are subgradients; the derivative itself does
+not exist there, so the testing strategies (:mod:`tensorderiv.testing.strategies`) never draw
+those points.
+
+Domains: each function's ``domain`` check runs before its kernel, at evaluation and when a
+constant argument is folded, so a value outside the domain is a
+:class:`~tensorderiv.DomainError` naming the function (and, for a rule's helper node, the
+function whose derivative it computes), never a silent ``nan``/``inf`` or a numpy warning.
 
 Example:
     >>> from tensorderiv.symbolic.functions import FUNCTIONS
@@ -21,11 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core.backends import ArrayKernel
-from .nodes import Apply, Einsum, Node, Sum
+from ..core.backends import ArrayKernel, backend_of
+from ..core.errors import DomainError, ValuesError
+from .nodes import Apply, Einsum, Node, Sum, Var
 from .simplify import add, constant, einsum, is_zero, scale, zero
 
-__all__ = ["FUNCTIONS", "Function", "apply", "jacobian", "mul", "register"]
+__all__ = ["FUNCTIONS", "Function", "apply", "as_value", "describe_argument", "jacobian", "mul",
+           "power", "register"]
 
 Kernel = Callable[[Any, tuple[Any, ...]], Any]
 
@@ -86,7 +96,7 @@ def apply(fn: str, arg: Node, params: tuple[Any, ...] = ()) -> Node:
     shape = arg.shape if f.elementwise else f.shape(arg.shape)  # type: ignore[misc]
     if f.elementwise and isinstance(arg, Einsum) and arg.is_constant \
             and len(set(arg.out)) == len(arg.out):
-        return constant(float(f.kernel(np.float64(arg.coef), params)), arg.shape)
+        return constant(_fold(f, arg.coef, params), arg.shape)
     if fn == "log":
         if isinstance(arg, Apply) and arg.fn == "exp":
             return arg.arg
@@ -102,6 +112,70 @@ def apply(fn: str, arg: Node, params: tuple[Any, ...] = ()) -> Node:
         if p == 2:
             return apply("square", arg)
     return Apply.make(fn, arg, shape, params)
+
+
+def _fold(f: Function, value: float, params: tuple[Any, ...]) -> float:
+    """``f`` of a constant, its domain checked and no numpy warning let out."""
+    v = np.asarray(value, dtype=np.float64)
+    problem = f.domain(v, params) if f.domain is not None else None
+    if problem:
+        raise DomainError(f"{problem} (its argument simplifies to the constant {value:g})")
+    with np.errstate(all="ignore"):
+        out = float(f.kernel(v, params))
+    if not np.isfinite(out):
+        raise DomainError(f"{_label(f.name, params)} of the constant {value:g} is {out} (not a "
+                          "finite float64 number)")
+    return out
+
+
+def _label(name: str, params: tuple[Any, ...]) -> str:
+    """How a node is named in messages: ``log``, or ``x ** -1`` for a power."""
+    if name == "pow":
+        return f"x ** {params[0]:g}"
+    return name
+
+
+def as_value(name: str, v: Any) -> Any:
+    """A value given for variable ``name``, as the evaluator reads it.
+
+    numpy arrays become read-only views (a result never is the caller's own array, and the
+    caller's array is never written); masked arrays are refused (their mask would be lost);
+    array-likes without numpy's array interface (``ndim``, ``dtype`` with a ``kind``) are read
+    with ``numpy.asarray`` or refused with a message. Lazy and GPU arrays (dask, torch …) pass.
+    """
+    if isinstance(v, np.ma.MaskedArray):
+        raise ValuesError(f"variable {name!r}: masked arrays are not supported (the mask would "
+                          "be lost); pass x.filled(value) or the unmasked entries")
+    if isinstance(v, np.ndarray):
+        view = v.view(np.ndarray)
+        view.flags.writeable = False
+        return view
+    dtype = getattr(v, "dtype", None)
+    if hasattr(v, "shape") and hasattr(v, "ndim") and (
+            isinstance(getattr(dtype, "kind", None), str)
+            or backend_of(v) in ("torch", "jax", "cupy", "dask")):  # kept in their library
+        return v
+    try:
+        arr = np.asarray(v)
+    except Exception as exc:  # any failure of a foreign object is the caller's to fix
+        raise ValuesError(f"variable {name!r}: cannot read {type(v).__name__} as an array "
+                          f"({type(exc).__name__}: {exc}); pass a numpy array") from None
+    if arr.dtype == object:
+        raise ValuesError(f"variable {name!r}: cannot read {type(v).__name__} as an array of "
+                          "numbers; pass a numpy array")
+    arr.flags.writeable = False
+    return arr
+
+
+def describe_argument(arg: Node) -> str:
+    """Where a function's argument comes from, for a domain message: `` (of variable 'x')``."""
+    if isinstance(arg, Var):
+        return f" (the argument is the variable {arg.name!r})"
+    names = ", ".join(repr(n) for n in sorted(arg.vars))
+    if not names:
+        return ""
+    return f" (the argument is computed from the variable{'s' if len(arg.vars) > 1 else ''} " \
+        f"{names}; the index is the argument's)"
 
 
 def _softplus_argument(arg: Node) -> Node | None:
@@ -156,11 +230,23 @@ def _lse_last(x: Any, _p: tuple[Any, ...] = ()) -> Any:
     return (m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)))[..., 0]
 
 
+_LINALG_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _singular(name: str) -> Callable[[Any, tuple[Any, ...]], str | None]:
-    def check(x: Any, _p: tuple[Any, ...]) -> str | None:
+    def check(x: Any, p: tuple[Any, ...]) -> str | None:
+        # p = (f,) when this node computes the derivative of f (logdet′ and det′ use inv)
+        who = f"the derivative of {p[0]}" if p else name
+        if x.dtype not in _LINALG_DTYPES:
+            return (f"{who} needs float32 or float64 values, got {x.dtype} (numpy.linalg has "
+                    f"no {x.dtype} routines); convert the values with .astype(numpy.float64)")
         with np.errstate(all="ignore"):
             c = np.linalg.cond(x)
         if not np.isfinite(c) or c > 1.0 / np.finfo(x.dtype).eps:
+            if p:
+                return (f"{who} of a singular matrix (condition number {c:.3g}); the "
+                        f"derivative of {p[0]} (X⁻ᵀ{' det X' if p[0] == 'det' else ''}) needs an "
+                        "invertible matrix")
             return (f"{name} of a singular matrix (condition number {c:.3g}); "
                     f"{name} and its derivative need an invertible matrix")
         return None
@@ -196,10 +282,14 @@ def _pow_domain(x: Any, p: tuple[Any, ...]) -> str | None:
         bad, why = x <= 0, "a negative fractional power needs x > 0"
     else:
         bad, why = x < 0, "a fractional power needs x >= 0"
+    if len(p) > 1 and p[1] == "log":  # 1/x as log′: log is undefined at x <= 0
+        bad, why = x <= 0, "log needs x > 0"
     if bad is None or not np.any(bad):
         return None
     at = tuple(int(i) for i in np.argwhere(np.asarray(bad))[0])
     where = f"{float(x[at])!r} at index {at}"
+    if len(p) > 1 and p[1] == "log":
+        return f"the derivative of log at a non-positive entry ({where}); {why}"
     if len(p) > 1:  # made by a derivative rule: say which function's derivative
         return (f"the derivative of {p[1]} is not finite here: it needs x ** {e:g} of "
                 f"{where} ({why})")
@@ -252,12 +342,60 @@ _e("pow", _pow,
    domain=_pow_domain)
 
 
+# x ** y with an array exponent, as JAX computes it: |x|^y · (−1)^(y·[x < 0]), so a negative
+# base with an integer exponent is fine (d/dx = y x^(y−1)), a non-integer one is refused
+def _logabs_domain(x: Any, p: tuple[Any, ...]) -> str | None:
+    bad = np.asarray(x == 0)
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        return (f"{p[0] if p else 'x ** y'} at a zero base (index {at}) with an array exponent: "
+                "its derivative is not finite there")
+    return None
+
+
+def _parity_domain(m: Any, p: tuple[Any, ...]) -> str | None:
+    bad = np.asarray(m != np.round(m))
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        return (f"{p[0] if p else 'x ** y'}: a negative base needs an integer exponent, got "
+                f"{float(m[at])!r} at index {at} (a real power of a negative number is complex)")
+    return None
+
+
+def _parity_grad_domain(m: Any, p: tuple[Any, ...]) -> str | None:
+    bad = np.asarray(m != 0)
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        return (f"the derivative of {p[0] if p else 'x ** y'} with respect to its exponent is "
+                f"undefined at a negative base (index {at}): x ** y is defined only at integer "
+                "y there")
+    return None
+
+
+_e("logabs", _k(lambda x: np.log(np.abs(x))), lambda a, y, p: apply("pow", a, (-1.0, *p)),
+   domain=_logabs_domain)
+_e("parity", lambda m, p: np.where(np.mod(np.round(m), 2) == 0, 1.0, -1.0).astype(m.dtype),
+   lambda a, y, p: apply("parity_grad", a, p), domain=_parity_domain)
+_e("parity_grad", lambda m, p: np.zeros_like(m), lambda a, y, p: zero(a.shape),
+   domain=_parity_grad_domain, zero_preserving=True)
+
+
+def power(a: Node, b: Node, out: tuple[int, ...], text: str) -> Node:
+    """``a ** b`` element-wise for an array exponent ``b`` (both already broadcast to ``out``).
+
+    ``|a|^b · (−1)^(b·[a < 0])``: as JAX, finite for a negative base with an integer exponent.
+    """
+    magnitude = apply("exp", mul(b, apply("logabs", a, (text,))))
+    negative = apply("step", scale(-1.0, a))
+    return mul(magnitude, apply("parity", mul(b, negative), (text,)))
+
+
 def _det_rule(node: Apply) -> Node:  # ∂det X/∂Xᵢⱼ = det(X) (X⁻¹)ⱼᵢ
-    return einsum(1.0, [(node, ()), (apply("inv", node.arg), (1, 0))], (0, 1))
+    return einsum(1.0, [(node, ()), (apply("inv", node.arg, ("det",)), (1, 0))], (0, 1))
 
 
 def _logdet_rule(node: Apply) -> Node:  # ∂log|det X|/∂Xᵢⱼ = (X⁻¹)ⱼᵢ
-    return einsum(1.0, [(apply("inv", node.arg), (1, 0))], (0, 1))
+    return einsum(1.0, [(apply("inv", node.arg, ("logdet",)), (1, 0))], (0, 1))
 
 
 def _inv_rule(node: Apply) -> Node:  # ∂Yₖₗ/∂Xᵢⱼ = −Yₖᵢ Yⱼₗ, Y = X⁻¹

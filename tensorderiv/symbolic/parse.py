@@ -22,16 +22,17 @@ Example:
 from __future__ import annotations
 
 import ast
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..core.errors import ParseError, ShapeError
+from ..core.errors import LimitError, ParseError
 from . import expr as E  # noqa: N812 - E is the expression vocabulary
+from .limits import MAX_DEPTH
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "VOCABULARY", "parse"]
 
 MAX_LENGTH = 10_000
-MAX_DEPTH = 500
 
 VOCABULARY: dict[str, Callable[..., E.Expr]] = {
     **{name: getattr(E, name) for name in E.ELEMENTWISE},
@@ -59,16 +60,7 @@ _DESCRIBE = {
 
 
 def _shapes(shapes: Mapping[str, Any] | None) -> dict[str, tuple[int, ...]]:
-    out: dict[str, tuple[int, ...]] = {}
-    for name, s in (shapes or {}).items():
-        if isinstance(s, int):
-            s = (s,)
-        try:
-            out[name] = tuple(int(n) for n in s)
-        except (TypeError, ValueError):
-            raise ShapeError(f"variable {name!r}: shape must be a tuple of sizes, got {s!r}") \
-                from None
-    return out
+    return {name: E.sizes(name, s) for name, s in (shapes or {}).items()}
 
 
 def parse(text: str, shapes: Mapping[str, Sequence[int] | int] | None = None) -> E.Expr:
@@ -88,16 +80,53 @@ def parse(text: str, shapes: Mapping[str, Sequence[int] | int] | None = None) ->
     stripped = text.strip()
     if not stripped:
         raise ParseError("empty expression")
+    _ascii_outside_strings(stripped)
     try:
         tree = ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
         col = exc.offset - 1 if exc.offset else len(stripped)  # 0: the error is at the end
+        if "too many nested" in str(exc.msg):  # Python's own limit, 200 parentheses
+            raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels, "
+                             "tensorderiv.symbolic.limits.MAX_DEPTH)", stripped, col) from None
         raise ParseError(f"invalid syntax: {exc.msg}", stripped, col) from None
     except (RecursionError, MemoryError):
-        raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)") \
-            from None
+        raise ParseError(f"expression is nested too deeply (more than {MAX_DEPTH} levels, "
+                         "tensorderiv.symbolic.limits.MAX_DEPTH)") from None
     declared = _shapes(shapes)
     return _Reader(stripped, declared).read(tree.body, 0).in_scope(declared)
+
+
+# letters of other scripts that look like Latin ones (a few common confusables)
+_LOOKALIKE = dict(zip("аеорсухіјѕԁАВЕКМНОРСТХУΑΒΕΖΗΙΚΜΝΟΡΤΥΧνοαρ",
+                      "aeopcyxijsdABEKMHOPCTXYABEZHIKMNOPTYXvoap", strict=True))
+
+
+def _ascii_outside_strings(text: str) -> None:
+    """Refuse a non-ASCII character outside a string literal, with a hint.
+
+    Python reads identifiers NFKC-normalised, so ``𝐱`` or ``ｘ`` would silently be ``x``; and a
+    Cyrillic ``х`` looks like ``x`` but is another name. Variable names are ASCII.
+    """
+    quote = ""
+    for col, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+            continue
+        if ch in "'\"":
+            quote = ch
+            continue
+        if ch.isascii():
+            continue
+        code = f"{ch!r} (U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')})"
+        folded = unicodedata.normalize("NFKC", ch)
+        if folded.isascii() and folded.isprintable() and folded != ch:
+            hint = (f"it is a compatibility form of {folded!r}, which Python would silently "
+                    f"read as {folded!r}; write {folded!r}")
+        elif ch in _LOOKALIKE:
+            hint = f"it looks like the Latin {_LOOKALIKE[ch]!r} but is another letter"
+        else:
+            hint = "names and operators are ASCII (write * for ×, - for −)"
+        raise ParseError(f"non-ASCII character {code}: {hint}", text, col)
 
 
 class _Reader:
@@ -111,18 +140,29 @@ class _Reader:
 
     def read(self, node: ast.AST, depth: int) -> E.Expr:
         if depth > MAX_DEPTH:
-            raise self.fail(f"expression is nested too deeply (more than {MAX_DEPTH} levels)",
-                            node)
+            raise self.fail(f"expression is nested too deeply (more than {MAX_DEPTH} levels, "
+                            "tensorderiv.symbolic.limits.MAX_DEPTH)", node)
         if isinstance(node, ast.BinOp):
-            op = _BINOPS.get(type(node.op))
-            if op is None:
-                raise self.fail(f"operator {type(node.op).__name__} is not supported; use "
-                                "+ - * / ** @", node)
-            left, right = self.read(node.left, depth + 1), self.read(node.right, depth + 1)
-            try:
-                return op(left, right)
-            except (TypeError, ArithmeticError) as exc:  # e.g. a float overflow in a literal
-                raise self.fail(f"{type(exc).__name__}: {exc}", node) from None
+            # a left-nested chain (a + b + c …) is read as a loop: it is long, not deep
+            spine: list[ast.BinOp] = []
+            cur: ast.expr = node
+            while isinstance(cur, ast.BinOp):
+                spine.append(cur)
+                cur = cur.left
+            acc = self.read(cur, depth + 1)
+            for b in reversed(spine):
+                op = _BINOPS.get(type(b.op))
+                if op is None:
+                    raise self.fail(f"operator {type(b.op).__name__} is not supported; use "
+                                    "+ - * / ** @", b)
+                right = self.read(b.right, depth + 1)
+                try:
+                    acc = op(acc, right)
+                except (TypeError, ArithmeticError) as exc:  # e.g. a float overflow
+                    raise self.fail(f"{type(exc).__name__}: {exc}", b) from None
+                except LimitError as exc:
+                    raise self.fail(str(exc), b) from None
+            return acc
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
                 return -self.read(node.operand, depth + 1)
@@ -193,7 +233,7 @@ class _Reader:
                 args.append(self.read(a, depth + 1))
         try:
             return fn(*args, **kwargs)
-        except TypeError as exc:
+        except (TypeError, LimitError) as exc:
             raise self.fail(str(exc), node) from None
 
     def axis_literal(self, v: ast.expr) -> int:

@@ -29,7 +29,12 @@ from collections.abc import Sequence
 from ..core.errors import DomainError
 from .nodes import Einsum, Node, Sum
 
-__all__ = ["add", "constant", "einsum", "identity", "is_zero", "scale", "zero"]
+__all__ = ["INLINE_MAX_TERMS", "add", "constant", "einsum", "identity", "is_zero", "scale",
+           "zero"]
+
+INLINE_MAX_TERMS = 8
+"""A child einsum of more terms is kept as one shared node rather than inlined (its deltas are
+still taken up), so repeated differentiation grows polynomially, not exponentially."""
 
 
 def zero(shape: Sequence[int]) -> Node:
@@ -101,6 +106,22 @@ def einsum(
         if isinstance(node, Sum) and len(node.terms) == 1:
             c, node = node.terms[0]
             coef *= c
+        if isinstance(node, Einsum) and len(node.terms) > INLINE_MAX_TERMS:
+            # a big product stays one shared node (inlining it into every parent copies its
+            # terms into each, and derivatives of derivatives grow exponentially); only its
+            # deltas are taken up by the parent, through a compact node without them
+            m = {}
+            for ci, pi in zip(node.out, idx, strict=True):
+                if ci in m:
+                    uf.union(m[ci], pi)
+                else:
+                    m[ci] = pi
+            uniq = tuple(m)
+            if len(uniq) != len(node.out):
+                node = Einsum.make(node.coef, node.terms, uniq,
+                                   {ci: node.sizes[ci] for ci in uniq})
+            flat.append((node, tuple(m[ci] for ci in uniq)))
+            continue
         if isinstance(node, Einsum):
             coef *= node.coef
             m: dict[int, int] = {}

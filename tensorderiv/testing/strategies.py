@@ -19,11 +19,10 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.ctensor import CTensor
-from ..core.errors import DomainError
 from ..core.optional import require
 from ..symbolic import expr as E  # noqa: N812 - E is the expression vocabulary
-from ..symbolic.evaluate import evaluate
-from ..symbolic.nodes import Apply, Einsum, Node, Var, walk
+from ..symbolic.nodes import Var
+from .domains import Shapes, differentiable_at, needs
 
 # Hypothesis is the test extra's: without it this import says what to install
 st = require("hypothesis.strategies", "test")
@@ -36,8 +35,10 @@ __all__ = [
     "STRUCTURES",
     "VOCABULARY",
     "GeneratedExpression",
+    "Shapes",
     "StructuredArray",
     "ctensors",
+    "differentiable_at",
     "domain_values",
     "expressions",
     "labels",
@@ -343,12 +344,16 @@ def expressions(
         e = e + builder.leaf(tuple(shape)) if shape else e + E.var("v_last", ())
         builder.shapes.setdefault("v_last", ())
     used = set(e.variables)
-    shapes = {n: s for n, s in builder.shapes.items() if n in used}
+    shapes = Shapes({n: s for n, s in builder.shapes.items() if n in used}, e)
     return GeneratedExpression(e, shapes, builder.kinks)
 
 
 def values_for(shapes: dict[str, tuple[int, ...]], low: float = -2.0, high: float = 2.0) -> Any:
     """Values for the variables of a generated expression: a strategy of name → float64 array.
+
+    Given the ``shapes`` of a :class:`GeneratedExpression` (a :class:`Shapes`), only points where
+    the expression's derivative exists are drawn (:func:`differentiable_at`): ``norm`` away from
+    0, ``abs``/``relu`` away from their kinks, and so on.
 
     Example:
         >>> from hypothesis import given, settings
@@ -359,8 +364,12 @@ def values_for(shapes: dict[str, tuple[int, ...]], low: float = -2.0, high: floa
         >>> test_v()
     """
     elements = st.floats(low, high, allow_nan=False, allow_infinity=False, width=64)
-    return st.fixed_dictionaries({n: hnp.arrays(np.float64, s, elements=elements)
-                                  for n, s in sorted(shapes.items())})
+    drawn = st.fixed_dictionaries({n: hnp.arrays(np.float64, s, elements=elements)
+                                   for n, s in sorted(shapes.items())})
+    expr = getattr(shapes, "expr", None)
+    if expr is None:
+        return drawn
+    return drawn.filter(lambda v: differentiable_at(expr, v))
 
 
 # ---------------------------------------------------------------- structured dense derivatives
@@ -482,41 +491,6 @@ def structured_arrays(draw: Any, structure: str | None = None, max_side: int = 3
 
 
 # ---------------------------------------------------------------- values for any expression
-_POSITIVE = frozenset({"log", "sqrt"})
-_INVERTIBLE = frozenset({"inv", "det", "logdet"})
-
-
-def _direct_var(node: Node) -> tuple[Var, float] | None:
-    """The variable a function reads directly (or through a transpose/scale), and the scale."""
-    if isinstance(node, Var):
-        return node, 1.0
-    if isinstance(node, Einsum) and len(node.terms) == 1 and isinstance(node.terms[0][0], Var):
-        t, idx = node.terms[0]
-        if len(set(idx)) == len(idx) == len(node.out) and set(idx) == set(node.out):
-            return t, node.coef
-    return None
-
-
-def _needs(node: Node) -> dict[str, set[str]]:
-    """What each variable must be for the expression's functions: positive, nonzero, invertible."""
-    need: dict[str, set[str]] = {}
-    for n in walk(node):
-        if not isinstance(n, Apply):
-            continue
-        found = _direct_var(n.arg)
-        if found is None:
-            continue
-        v, coef = found
-        if n.fn in _INVERTIBLE:
-            need.setdefault(v.name, set()).add("invertible")
-        elif coef > 0 and (n.fn in _POSITIVE or (n.fn == "pow" and not
-                                                  float(n.params[0]).is_integer())):
-            need.setdefault(v.name, set()).add("positive")
-        elif n.fn == "pow" and n.params[0] < 0:
-            need.setdefault(v.name, set()).add("nonzero")
-    return need
-
-
 @st.composite
 def domain_values(draw: Any, expr: Any, low: float = -2.0, high: float = 2.0,
                   margin: float = 0.1) -> dict[str, np.ndarray]:
@@ -526,8 +500,11 @@ def domain_values(draw: Any, expr: Any, low: float = -2.0, high: float = 2.0,
     or a fractional power is drawn in ``[margin, high]``; by a negative integer power (``1 / x``)
     with magnitude in ``[margin, high]``; by ``inv``, ``det`` or ``logdet`` as a diagonally
     dominant (so invertible, well-conditioned) matrix. Other entries are drawn in
-    ``[low, high]``. Values that still leave a domain (``log(x - y)``) or give a non-finite value
-    are rejected, so keep such expressions rare or Hypothesis reports too many rejections.
+    ``[low, high]``. Points where the value or the derivative is undefined or not finite
+    (``log(x - y)`` at x < y, ``norm(x)`` at 0, ``sqrt(x * x)`` at a zero entry) or near a kink
+    (the argument of ``abs``/``relu`` within 0.05 of 0) are rejected
+    (:func:`differentiable_at`), so keep such expressions rare or Hypothesis reports too many
+    rejections.
 
     Args:
         draw: supplied by Hypothesis.
@@ -554,7 +531,7 @@ def domain_values(draw: Any, expr: Any, low: float = -2.0, high: float = 2.0,
         raise TypeError(f"domain_values needs an expression, got {type(expr).__name__}")
     if not 0 < margin < high:
         raise ValueError(f"need 0 < margin < high, got margin={margin}, high={high}")
-    need = _needs(expr.node)
+    need = needs(expr.node)
     shapes: dict[str, tuple[int, ...]] = {}
     stack, seen = [expr.node], set()
     while stack:
@@ -578,9 +555,5 @@ def domain_values(draw: Any, expr: Any, low: float = -2.0, high: float = 2.0,
             n = shape[0]
             v = v + (n * max(abs(low), abs(high)) + margin) * np.eye(n)
         values[name] = v
-    try:
-        out = evaluate(expr, values).dense()
-    except DomainError:
-        out = np.array(np.nan)
-    assume(bool(np.all(np.isfinite(out))))
+    assume(differentiable_at(expr, values, margin=min(margin, 0.05)))
     return values
