@@ -69,9 +69,9 @@ from .symbolic.expr import (
     trace,
     var,
 )
-from .symbolic.expr import einsum_ as einsum
 from .symbolic.multi import MultiCompiled, compile
 from .symbolic.parse import parse
+from .symbolic.subscripts import einsum_ as einsum
 
 __version__ = "0.1.0"
 

@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 LAYERS: dict[str, list[set[str]]] = {
     "core": [{"errors"}, {"options", "axes", "optional", "renderers"},
              {"arithmetic", "progress", "backends"}, {"ctensor", "symmetric"}, {"contract"}],
-    "symbolic": [{"nodes"}, {"limits"}, {"simplify"}, {"functions"}, {"expr"}, {"parse"},
+    "symbolic": [{"nodes"}, {"limits"}, {"simplify"}, {"functions"}, {"expr"}, {"subscripts"},
+                 {"parse"},
                  {"differentiate", "substitute", "reverse", "factor"}, {"evaluate"},
                  {"derivative"}, {"multi"}],
     "forms": [{"structure", "layouts", "latex"}, {"rules"}, {"matrixform"}, {"reduce"},

@@ -174,7 +174,7 @@ def test_html_and_latex_renderings():
     tex = e._repr_latex_()
     assert tex.startswith("$$\\begin{aligned}") and tex.endswith("\\end{aligned}$$")
     assert "\\frac{\\partial Z_{1}}{\\partial W} &\\;\\to\\; A" in tex
-    assert "1 - \\tanh\\left(Z_{1}\\right)^{2}" in tex
+    assert "1 - \\tanh\\left(\\mathit{Z1}\\right)^{2}" in tex  # Z1, not Z_1 (issue 13 item 10)
     # MathJax-safe: balanced braces, no text-mode macros MathJax lacks
     depth = 0
     for c in re.sub(r"\\[{}]", "", tex):

@@ -132,6 +132,8 @@ def _apply(n: Apply, arg: CTensor) -> CTensor:
         values = arg.core
     else:
         values = arg.dense()
+    if isinstance(values, np.generic):  # a contraction to a scalar: checked like an array
+        values = np.asarray(values)
     if f.domain is not None and isinstance(values, np.ndarray):
         problem = f.domain(values, n.params)
         if problem:

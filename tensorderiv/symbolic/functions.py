@@ -470,6 +470,10 @@ _ARRAY_KERNELS: dict[str, ArrayKernel] = {
     "inv": lambda xp, x, p: xp.linalg.inv(x),
     "lse": _xp_lse,
     "lse_last": _xp_lse_last,
+    "logabs": lambda xp, x, p: xp.log(xp.abs(x)),
+    "parity": lambda xp, m, p: xp.where(xp.remainder(xp.round(m), 2) == 0,
+                                        xp.ones_like(m), -xp.ones_like(m)),
+    "parity_grad": lambda xp, m, p: xp.zeros_like(m),
 }
 for _name, _kernel in _ARRAY_KERNELS.items():
     FUNCTIONS[_name] = replace(FUNCTIONS[_name], array_kernel=_kernel)

@@ -29,6 +29,7 @@ from typing import Any
 from ..core.errors import LimitError, ParseError
 from . import expr as E  # noqa: N812 - E is the expression vocabulary
 from .limits import MAX_DEPTH
+from .subscripts import einsum_
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "VOCABULARY", "parse"]
 
@@ -38,7 +39,7 @@ VOCABULARY: dict[str, Callable[..., E.Expr]] = {
     **{name: getattr(E, name) for name in E.ELEMENTWISE},
     "sum": E.sum, "mean": E.mean, "trace": E.trace, "det": E.det, "logdet": E.logdet,
     "inv": E.inv, "diag": E.diag, "outer": E.outer, "dot": E.dot, "norm": E.norm,
-    "softmax": E.softmax, "logsumexp": E.logsumexp, "einsum": E.einsum_,
+    "softmax": E.softmax, "logsumexp": E.logsumexp, "einsum": einsum_,
 }
 _AXIS_FUNCTIONS = frozenset({"sum", "mean", "softmax"})
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {

@@ -22,6 +22,7 @@ from ..core.ctensor import CTensor
 from ..core.optional import require
 from ..symbolic import expr as E  # noqa: N812 - E is the expression vocabulary
 from ..symbolic.nodes import Var
+from ..symbolic.subscripts import einsum_
 from .domains import Shapes, differentiable_at, needs
 
 # Hypothesis is the test extra's: without it this import says what to install
@@ -295,10 +296,10 @@ class _Builder:
         if op == "einsum":
             k = self.side()
             if r == 1 and self.draw(st.booleans()):  # a repeated index: the diagonal
-                return E.einsum_("ii,i->i", b((shape[0], shape[0]), d), b(shape, d))
+                return einsum_("ii,i->i", b((shape[0], shape[0]), d), b(shape, d))
             if r == 1:
-                return E.einsum_("ik,k->i", b((shape[0], k), d), b((k,), d))
-            return E.einsum_("ik,jk->ij", b((shape[0], k), d), b((shape[1], k), d))
+                return einsum_("ik,k->i", b((shape[0], k), d), b((k,), d))
+            return einsum_("ik,jk->ij", b((shape[0], k), d), b((shape[1], k), d))
         raise AssertionError(f"unhandled option {op}")  # pragma: no cover
 
 
