@@ -495,3 +495,17 @@ def test_higher_orders_of_deep_compositions_stay_small_and_right():
         u[i] = step
         fd = (h2.evaluate({"x": p + u}).dense() - h2.evaluate({"x": p - u}).dense()) / (2 * step)
         np.testing.assert_allclose(got[i], fd, rtol=1e-5, atol=1e-6 * np.max(np.abs(got)))
+
+
+def test_overflow_during_evaluation_is_one_domain_error_and_no_numpy_warning():
+    # issue 13 item 10: numpy's RuntimeWarnings are not leaked next to tensorderiv's message
+    import warnings
+
+    big = {"x": np.array([1e200, 1.0]), "y": np.array([1e200, 1.0])}
+    for text, wrt in [("sum(x) * sum(y) * x", "y"), ("sum(x * x) * y", "y"),
+                      ("x * sum(y) * sum(y)", "x")]:  # the last two overflow in a scalar
+        d = td.derive(text, wrt, shapes={"x": (2,), "y": (2,)})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a leaked RuntimeWarning would fail here
+            with pytest.raises(td.DomainError, match="overflowed to inf"):
+                d.evaluate(big)  # never an infinite derivative returned in silence

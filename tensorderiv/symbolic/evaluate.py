@@ -160,6 +160,8 @@ def _apply(n: Apply, arg: CTensor) -> CTensor:
 
 def _finite(ct: CTensor, what: str) -> None:
     core = ct.core
+    if isinstance(core, np.generic):  # a contraction to a scalar is checked too
+        core = np.asarray(core)
     if not isinstance(core, np.ndarray):
         return
     with np.errstate(over="ignore", invalid="ignore"):
@@ -411,6 +413,13 @@ class Program:
         arrays, dtype = check_values(values, self.needed, self.allowed, self.what)
         if dtype.kind == "f" and all(type(a) is np.ndarray for a in arrays.values()):
             self.check_budget(dtype)  # lazy or device arrays (dask, …) hold no memory here
+        # numpy's overflow warnings stay inside: every result is checked and a non-finite one
+        # raises DomainError naming the step, so a warning would only repeat it in numpy's words
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return self._run_all(arrays, dtype, backend)
+
+    def _run_all(self, arrays: Mapping[str, Any], dtype: np.dtype,
+                 backend: str) -> tuple[CTensor, ...]:
         cache: dict[Node, CTensor] = {}
         drop = self._drop
         like = backends.reference(arrays.values())  # torch, jax, cupy: constants follow them
