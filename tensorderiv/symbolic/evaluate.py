@@ -40,7 +40,7 @@ from ..core.progress import track
 from ..core.symmetric import MIN_SIDE
 from .expr import Expr
 from .functions import FUNCTIONS, as_value, describe_argument
-from .nodes import Apply, Einsum, Node, Sum, Var
+from .nodes import Apply, Einsum, Node, Sum, Var, postorder
 
 __all__ = ["Estimate", "Program", "check_values", "evaluate"]
 
@@ -92,25 +92,6 @@ def check_values(
         arrays[name] = arr
     arrays = backends.unify(arrays)
     return arrays, backends.result_dtype(list(arrays.values()))
-
-
-def _order(root: Node | Sequence[Node]) -> list[Node]:
-    """The nodes under ``root`` (or several roots) in dependency order, once each."""
-    roots = list(root) if isinstance(root, list | tuple) else [root]
-    seen: set[Node] = set()
-    out: list[Node] = []
-    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        n, done = stack.pop()
-        if done:
-            out.append(n)
-            continue
-        if n in seen:
-            continue
-        seen.add(n)
-        stack.append((n, True))
-        stack.extend((c, False) for c in reversed(n.children()) if c not in seen)
-    return out
 
 
 def _constant(n: Einsum, dtype: np.dtype, like: Any = None) -> CTensor:
@@ -258,7 +239,7 @@ class Program:
                  what: str = "the expression") -> None:
         self.roots: list[Node] = list(node) if isinstance(node, list | tuple) else [node]
         self.node = self.roots[0]
-        self.order = _order(self.roots)
+        self.order = postorder(self.roots)
         self.needed = {n.name: n.shape for n in self.order if isinstance(n, Var)}
         self.allowed = dict(allowed) if allowed is not None else dict(self.needed)
         self.what = what

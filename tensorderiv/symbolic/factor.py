@@ -18,27 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .nodes import Apply, Einsum, Node, Sum, Var
+from .nodes import Apply, Einsum, Node, Sum, Var, postorder
 from .simplify import add, einsum
 
 __all__ = ["factor_sums"]
-
-
-def _postorder(root: Node) -> list[Node]:
-    seen: set[Node] = set()
-    out: list[Node] = []
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        n, done = stack.pop()
-        if done:
-            out.append(n)
-            continue
-        if n in seen:
-            continue
-        seen.add(n)
-        stack.append((n, True))
-        stack.extend((c, False) for c in reversed(n.children()) if c not in seen)
-    return out
 
 
 def _split(e: Einsum) -> tuple[Any, list[tuple[Node, tuple[int, ...]]], dict[int, int]] | None:
@@ -99,7 +82,7 @@ def _factor(terms: list[tuple[float, Node]]) -> list[tuple[float, Node]]:
 def factor_sums(root: Node) -> Node:
     """``root`` rebuilt with each group of same-factor contractions in a sum made one."""
     new: dict[Node, Node] = {}
-    for n in _postorder(root):
+    for n in postorder(root):
         if isinstance(n, Var) or (isinstance(n, Einsum) and n.is_constant):
             new[n] = n
         elif isinstance(n, Einsum):

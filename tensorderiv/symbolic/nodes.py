@@ -28,10 +28,10 @@ from __future__ import annotations
 import hashlib
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
-__all__ = ["Apply", "Einsum", "Node", "Sum", "Var", "walk"]
+__all__ = ["Apply", "Einsum", "Node", "Sum", "Var", "postorder", "walk"]
 
 Term = tuple["Node", tuple[int, ...]]
 
@@ -246,3 +246,33 @@ def walk(root: Node) -> Iterator[Node]:
         seen.add(n)
         yield n
         stack.extend(n.children())
+
+
+def postorder(roots: Node | Sequence[Node],
+              keep: Callable[[Node], bool] | None = None) -> list[Node]:
+    """The nodes under ``roots`` in dependency order (each after what it reads), once each.
+
+    Iterative, so depth is no limit. ``keep`` prunes: a node it rejects is left out with
+    everything reached only through it.
+
+    Example:
+        >>> x = Var.make("x", (3,))
+        >>> xx = Einsum.make(1.0, ((x, (0,)), (x, (0,))), ())
+        >>> [n.kind for n in postorder(xx)]
+        ['var', 'einsum']
+    """
+    start = list(roots) if isinstance(roots, list | tuple) else [roots]
+    seen: set[Node] = set()
+    out: list[Node] = []
+    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(start)]
+    while stack:
+        n, done = stack.pop()
+        if done:
+            out.append(n)
+            continue
+        if n in seen or (keep is not None and not keep(n)):
+            continue
+        seen.add(n)
+        stack.append((n, True))
+        stack.extend((c, False) for c in reversed(n.children()) if c not in seen)
+    return out

@@ -34,28 +34,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .functions import FUNCTIONS, jacobian
-from .nodes import Apply, Einsum, Node, Sum, Var
+from .nodes import Apply, Einsum, Node, Sum, Var, postorder
 from .simplify import add, identity, is_zero, zero
 
 __all__ = ["adjoints"]
-
-
-def _postorder(root: Node, wanted: frozenset[str]) -> list[Node]:
-    """Nodes under ``root`` that depend on a wanted variable, each after what it reads."""
-    seen: set[Node] = set()
-    out: list[Node] = []
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        n, done = stack.pop()
-        if done:
-            out.append(n)
-            continue
-        if n in seen or not (n.vars & wanted):
-            continue
-        seen.add(n)
-        stack.append((n, True))
-        stack.extend((c, False) for c in reversed(n.children()) if c not in seen)
-    return out
 
 
 def _product(coef: float, terms: list[tuple[Node, tuple[int, ...]]], out: tuple[int, ...],
@@ -72,7 +54,7 @@ def _product(coef: float, terms: list[tuple[Node, tuple[int, ...]]], out: tuple[
 def adjoints(root: Node, xs: Sequence[Var]) -> list[Node]:
     """∂root/∂x for each x in ``xs``, by one reverse sweep (shape ``x.shape + root.shape``)."""
     wanted = frozenset(x.name for x in xs)
-    order = _postorder(root, wanted)
+    order = postorder(root, lambda n: bool(n.vars & wanted))
     rE = root.ndim
     pending: dict[Node, list[tuple[float, Node]]] = {root: [(1.0, identity(root.shape))]}
     found: dict[Node, Node] = {}
