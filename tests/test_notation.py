@@ -38,7 +38,9 @@ def _softmax(v):  # over the last axis, as the expression language's softmax
 NUMPY = {
     "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh,
     "sigmoid": _sigmoid, "relu": lambda v: np.maximum(v, 0), "step": lambda v: (v > 0) * 1.0,
-    "sign": np.sign, "softplus": lambda v: np.logaddexp(0, v), "sqrt": np.sqrt,
+    "sign": np.sign, "logabs": lambda v: np.log(np.abs(v)),
+    "parity": lambda v: np.where(np.mod(np.round(v), 2) == 0, 1.0, -1.0),
+    "softplus": lambda v: np.logaddexp(0, v), "sqrt": np.sqrt,
     "square": np.square, "abs": np.abs, "sum": np.sum, "diag": np.diag, "outer": np.outer,
     "trace": np.trace, "inv": np.linalg.inv, "det": np.linalg.det,
     "logdet": lambda m: np.linalg.slogdet(m)[1], "logsumexp": _logsumexp, "softmax": _softmax,

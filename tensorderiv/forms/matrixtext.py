@@ -225,6 +225,10 @@ class MatrixWriter:
             return self._tok(f"{base} ** 2", PREC_POW)
         if node.fn == "lse_last":
             return self._tok(f"logsumexp({arg}, axis=-1)", PREC_ATOM)
+        if node.fn == "logabs":  # from x ** y with an array exponent: the user's vocabulary
+            return self._tok(f"log(abs({arg}))", PREC_ATOM)
+        if node.fn in ("parity", "parity_grad"):  # a negative base's sign: no matrix text
+            raise NoMatrixFormError(f"{node.fn} has no matrix notation")
         return self._tok(f"{_FUNC_TEXT.get(node.fn, node.fn)}({arg})", PREC_ATOM)
 
     # ------------------------------------------------------------ sums
