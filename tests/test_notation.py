@@ -44,7 +44,7 @@ NUMPY = {
     "square": np.square, "abs": np.abs, "sum": np.sum, "diag": np.diag, "outer": np.outer,
     "trace": np.trace, "inv": np.linalg.inv, "det": np.linalg.det,
     "logdet": lambda m: np.linalg.slogdet(m)[1], "logsumexp": _logsumexp, "softmax": _softmax,
-    "ones": np.ones, "eye": np.eye, "norm": np.linalg.norm,
+    "ones": np.ones, "zeros": np.zeros, "eye": np.eye, "norm": np.linalg.norm,
 }
 OPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide,
        ast.Pow: np.power, ast.MatMult: np.matmul}
@@ -410,3 +410,14 @@ def test_a_ctensor_gets_an_error_saying_what_to_pass():
         td.matrix_notation(3.0)
     with pytest.raises(td.TensorDerivError, match="shapes= is for expression text"):
         td.matrix_notation(td.parse("A @ x", {"x": (3,), "A": (3, 3)}), {"x": (3,)})
+
+
+def test_a_zero_derivative_reads_zeros_of_its_shape():
+    # issue 11 item 5: a declared variable the expression does not use gives zeros(...)
+    shapes = {"W": (2, 3), "x": (3,), "u": (4,)}
+    loss, out = td.parse("sum(tanh(W @ x))", shapes), td.parse("W @ x", shapes)
+    for expr, want in ((loss, "zeros(4)"), (out, "zeros((4, 2))")):
+        d = td.derive(expr, "u")
+        assert matrix_notation(d) == want
+        v = {k: np.ones(s) for k, s in shapes.items()}
+        np.testing.assert_array_equal(numpy_value(want, v), np.zeros(d.evaluate(v).shape))

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -44,6 +45,8 @@ from ..symbolic.parse import parse
 from .matrixtext import MatrixWriter, NoMatrixFormError
 from .naming import Namer
 from .products import PREC_ATOM, is_fill, number
+
+_ZERO_FILL = re.compile(r"0 \* ones\((\d+|\([\d, ]+\))\)")
 
 __all__ = ["NoMatrixFormError", "NotationInputError", "einsum_notation", "matrix_notation"]
 
@@ -241,4 +244,7 @@ def matrix_notation(expr: Expr | Node | str, shapes: Shapes = None, *, wrt: Any 
             and src.of.ndim == 2:
         # ∂M/∂s has the shape of Mᵀ (Def. 17)
         text = f"{text if prec >= PREC_ATOM else Namer.paren(text)}.T"
+    zero = _ZERO_FILL.fullmatch(text)
+    if zero:  # a zero derivative (a declared variable the expression does not use)
+        text = f"zeros({zero.group(1)})"
     return writer.namer.finish(text)
