@@ -5,56 +5,19 @@ package's) and compared with the collapsed array the reducer found; the full c-t
 from the notation is compared with the derivative's, which finite differences check.
 """
 
-import ast
 import json
 
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from numpy_text import numpy_value
 
 import tensorderiv as td
 from tensorderiv.cli import main
 from tensorderiv.forms.collapsed import chain_rule, form_with_notation
 from tensorderiv.testing import check_derivative
 from tensorderiv.testing.strategies import expressions, values_for
-
-
-def _sigmoid(v):
-    return 1 / (1 + np.exp(-v))
-
-
-NUMPY = {
-    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh,
-    "sigmoid": _sigmoid, "relu": lambda v: np.maximum(v, 0), "step": lambda v: (v > 0) * 1.0,
-    "sign": np.sign, "sqrt": np.sqrt, "square": np.square, "abs": np.abs, "sum": np.sum,
-    "diag": np.diag, "outer": np.outer, "trace": np.trace, "inv": np.linalg.inv,
-    "ones": np.ones, "eye": np.eye, "zeros": np.zeros, "kron": np.kron,
-}
-OPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide,
-       ast.Pow: np.power, ast.MatMult: np.matmul}
-
-
-def numpy_value(text, values):
-    def walk(n):
-        if isinstance(n, ast.BinOp):
-            return OPS[type(n.op)](walk(n.left), walk(n.right))
-        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
-            return -walk(n.operand)
-        if isinstance(n, ast.Constant):
-            return n.value
-        if isinstance(n, ast.Name):
-            return values[n.id]
-        if isinstance(n, ast.Attribute) and n.attr == "T":
-            return walk(n.value).T
-        if isinstance(n, ast.Tuple):
-            return tuple(walk(e) for e in n.elts)
-        if isinstance(n, ast.Call):
-            kw = {k.arg: walk(k.value) for k in n.keywords}
-            return NUMPY[n.func.id](*[walk(a) for a in n.args], **kw)
-        raise AssertionError(f"unexpected syntax {ast.dump(n)}")
-
-    return np.asarray(walk(ast.parse(text, mode="eval").body), dtype=float)
 
 
 def _values(shapes, seed=0):
