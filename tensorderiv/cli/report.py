@@ -39,7 +39,7 @@ from ..core.axes import Axis, of_axes, wrt_axes
 from ..core.ctensor import CTensor, Layout
 from ..core.errors import DomainError, TensorDerivError
 from ..forms import notation
-from ..forms.collapsed import chain_rule, collapsed_notation
+from ..forms.collapsed import chain_rule
 from ..forms.matrixform import MatrixForm
 from ..forms.notation import einsum_notation
 from ..symbolic.derivative import Derivative, derive
@@ -251,7 +251,7 @@ def build_report(
     form, structure = None, None
     if ct is not None:
         try:
-            form = collapsed_notation(derivative, ct.matrix_form(), at.arrays)
+            form = ct.matrix_form()  # with its collapsed notation (ct knows its derivative)
             structure = describe_form(form)
         except TensorDerivError as exc:
             structure_note = str(exc)

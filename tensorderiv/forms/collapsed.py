@@ -461,6 +461,7 @@ def form_with_notation(derivative: Derivative, values: Mapping[str, Any], *,
         ct = ct.with_axes([replace(a, var=names.get(a.var, a.var)) if a.role == "of" else a
                            for a in ct.axes], wrt=ct.wrt)
     stored = ct.has_deltas or any(c is None for c in ct.axis_map)
+    ct.origin = None  # the notation is written once, below (with the names and options here)
     form = ct.matrix_form(search=not (exact and stored))
     if names and form.of_name in names:  # a scalar output has no axis to carry its name
         form = replace(form, of_name=names[form.of_name])
