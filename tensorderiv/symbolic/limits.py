@@ -8,7 +8,9 @@
   are not limited by Python's recursion limit.
 * :data:`MAX_ORDER` — the highest derivative order the command line (``--order``) and
   :func:`tensorderiv.derive` accept: an order-k derivative of an n-vector function has n**k
-  entries, and symbolic work grows with every order.
+  entries. The symbolic work grows polynomially with the order (about k² nodes for a nested
+  composition; see :mod:`~tensorderiv.symbolic.differentiate`), and ``derive`` shows progress
+  per differentiation.
 
 Both raise :class:`~tensorderiv.core.errors.LimitError`, naming the limit.
 

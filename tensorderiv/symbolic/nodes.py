@@ -39,13 +39,16 @@ Term = tuple["Node", tuple[int, ...]]
 class Node:
     """Base of the node types: interning, a deterministic digest, shape and free variables."""
 
-    __slots__ = ("__weakref__", "_digest", "_hash", "shape", "vars")
+    __slots__ = ("__weakref__", "_digest", "_hash", "nesting", "shape", "vars")
     _table: ClassVar[weakref.WeakValueDictionary[Any, Node]] = weakref.WeakValueDictionary()
     _lock: ClassVar[threading.Lock] = threading.Lock()  # one node per key, whatever the threads
     kind: ClassVar[str] = "node"
 
     shape: tuple[int, ...]
     vars: frozenset[str]
+    nesting: int
+    """How deeply functions nest in this node: 0 without any, 1 for ``tanh(A @ x)`` (and for
+    its derivative ``1 - tanh(A @ x) ** 2``), 2 for ``tanh(tanh(x))`` or ``log(1 + exp(x))``."""
 
     @classmethod
     def _intern(cls, key: tuple[Any, ...], init: Any) -> Any:
@@ -112,7 +115,7 @@ class Var(Node):
         shape = tuple(int(n) for n in shape)
 
         def init(n: Var) -> None:
-            n.name, n.shape, n.vars = name, shape, frozenset((name,))
+            n.name, n.shape, n.vars, n.nesting = name, shape, frozenset((name,)), 0
 
         return cls._intern(("var", name, shape), init)
 
@@ -125,14 +128,19 @@ class Einsum(Node):
         terms: ``(node, indices)`` pairs; an index repeated within a term takes a diagonal.
         out: the output indices; repeated ones carry a Kronecker delta, ones on no term broadcast.
         sizes: the size of each index, by number.
+        held: True for a product the simplifier keeps as one shared node instead of inlining it
+            into the einsums that read it (only its deltas are taken up by them). Derivatives
+            hold the chain-rule factor they pass down, so that differentiating again follows the
+            chain of shared factors instead of expanding it into ever longer products.
     """
 
-    __slots__ = ("coef", "out", "sizes", "terms")
+    __slots__ = ("coef", "held", "out", "sizes", "terms")
     kind = "einsum"
     coef: float
     terms: tuple[Term, ...]
     out: tuple[int, ...]
     sizes: tuple[int, ...]
+    held: bool
 
     @classmethod
     def make(
@@ -141,6 +149,7 @@ class Einsum(Node):
         terms: Sequence[Term],
         out: Sequence[int],
         sizes: dict[int, int] | None = None,
+        held: bool = False,
     ) -> Einsum:
         """Build an einsum node as given (no simplification; see :mod:`~.symbolic.simplify`).
 
@@ -169,9 +178,12 @@ class Einsum(Node):
 
         def init(n: Einsum) -> None:
             n.coef, n.terms, n.out, n.sizes, n.shape = coef, c_terms, c_out, c_sizes, shape
+            n.held = bool(held)
             n.vars = frozenset().union(*(t.vars for t, _ in c_terms))
+            n.nesting = max((t.nesting for t, _ in c_terms), default=0)
 
-        return cls._intern(("einsum", coef, c_terms, c_out, c_sizes), init)
+        key = ("einsum", coef, c_terms, c_out, c_sizes)
+        return cls._intern((*key, "held") if held else key, init)
 
     def children(self) -> tuple[Node, ...]:
         """The term nodes."""
@@ -204,12 +216,18 @@ class Sum(Node):
         def init(n: Sum) -> None:
             n.terms, n.shape = terms, shape
             n.vars = frozenset().union(*(t.vars for _, t in terms))
+            n.nesting = max(t.nesting for _, t in terms)
 
         return cls._intern(("sum", terms), init)
 
     def children(self) -> tuple[Node, ...]:
         """The summed nodes."""
         return tuple(t for _, t in self.terms)
+
+
+ALGEBRAIC = frozenset({"square", "pow", "sign", "step", "parity_grad"})
+"""Functions that do not count towards :attr:`Node.nesting`: the derivative formulas write
+``tanh′(z) = 1 − tanh(z)²`` or ``√z′ = 1/(2√z)``, which are no deeper than ``tanh(z)``."""
 
 
 class Apply(Node):
@@ -228,6 +246,7 @@ class Apply(Node):
 
         def init(n: Apply) -> None:
             n.fn, n.arg, n.params, n.shape, n.vars = fn, arg, params, shape, arg.vars
+            n.nesting = arg.nesting + (fn not in ALGEBRAIC)
 
         return cls._intern(("apply", fn, arg, params, shape), init)
 

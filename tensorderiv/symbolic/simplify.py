@@ -7,7 +7,11 @@ The rules, applied as nodes are made (so a derivative costs what its hand-writte
 * **zero propagation** — a zero factor makes the einsum zero; zero terms leave a sum;
 * **constant folding** — scalar literals become coefficients; equal constant fills add up;
 * **like terms** — sum terms that differ only by a coefficient are merged, nested sums flattened;
-* **no-ops** — an einsum that returns its single term unchanged is that term.
+* **no-ops** — an einsum that returns its single term unchanged is that term;
+* **held factors** — a product marked ``held`` (see :func:`hold`), or one of more than
+  ``INLINE_MAX_TERMS`` factors, is not inlined: its parents read it as one shared node;
+* **shared deltas** — where functions nest, a sum whose terms all carry the same deltas becomes
+  the deltas around one sum of the compact terms, so the sum keeps its diagonal structure.
 
 Example:
     >>> from tensorderiv.symbolic.nodes import Var
@@ -29,8 +33,11 @@ from collections.abc import Sequence
 from ..core.errors import DomainError
 from .nodes import Einsum, Node, Sum
 
-__all__ = ["INLINE_MAX_TERMS", "add", "constant", "einsum", "identity", "is_zero", "scale",
-           "zero"]
+__all__ = ["HOLD_NESTING", "INLINE_MAX_TERMS", "add", "constant", "einsum", "hold", "identity",
+           "is_zero", "scale", "zero"]
+
+HOLD_NESTING = 2
+"""Derivative factors whose functions nest at least this deep are held (see :func:`hold`)."""
 
 INLINE_MAX_TERMS = 8
 """A child einsum of more terms is kept as one shared node rather than inlined (its deltas are
@@ -106,9 +113,9 @@ def einsum(
         if isinstance(node, Sum) and len(node.terms) == 1:
             c, node = node.terms[0]
             coef *= c
-        if isinstance(node, Einsum) and len(node.terms) > INLINE_MAX_TERMS:
-            # a big product stays one shared node (inlining it into every parent copies its
-            # terms into each, and derivatives of derivatives grow exponentially); only its
+        if isinstance(node, Einsum) and (node.held or len(node.terms) > INLINE_MAX_TERMS):
+            # a big or held product stays one shared node (inlining it into every parent copies
+            # its terms into each, and derivatives of derivatives grow exponentially); only its
             # deltas are taken up by the parent, through a compact node without them
             m = {}
             for ci, pi in zip(node.out, idx, strict=True):
@@ -118,8 +125,7 @@ def einsum(
                     m[ci] = pi
             uniq = tuple(m)
             if len(uniq) != len(node.out):
-                node = Einsum.make(node.coef, node.terms, uniq,
-                                   {ci: node.sizes[ci] for ci in uniq})
+                node = _compact(node, uniq)
             flat.append((node, tuple(m[ci] for ci in uniq)))
             continue
         if isinstance(node, Einsum):
@@ -156,6 +162,37 @@ def einsum(
     return Einsum.make(coef, flat, out, {i: sizes[i] for i in out})
 
 
+def _compact(node: Einsum, uniq: tuple[int, ...]) -> Node:
+    """``node`` without its output deltas (each repeated output index once)."""
+    if node.coef == 1.0 and len(node.terms) == 1 and node.terms[0][1] == uniq \
+            and len(set(uniq)) == len(uniq):
+        return node.terms[0][0]  # a held single factor: the factor itself
+    return Einsum.make(node.coef, node.terms, uniq, {ci: node.sizes[ci] for ci in uniq},
+                       held=node.held)
+
+
+def hold(node: Node) -> Node:
+    """``node`` marked to stay one shared node in the einsums that read it (see ``held``).
+
+    Only a product of two or more factors with functions nested at least ``HOLD_NESTING`` deep
+    is held (the products of one layer of functions stay flat, as the notes write them, and
+    their contraction paths are optimised as one); anything else is returned as it is.
+
+    Example:
+        >>> from tensorderiv.symbolic.nodes import Var
+        >>> x, y = Var.make("x", (3,)), Var.make("y", (3,))
+        >>> from tensorderiv.symbolic.nodes import Apply
+        >>> u = Apply.make("tanh", Apply.make("tanh", x, (3,)), (3,))
+        >>> xu = hold(einsum(1.0, [(x, (0,)), (u, (0,))], (0,)))
+        >>> len(einsum(2.0, [(xu, (0,)), (y, (0,))], (0,)).terms)   # 2 (x⊙u)⊙y, not 2 x⊙u⊙y
+        2
+    """
+    if not isinstance(node, Einsum) or node.held or len(node.terms) < 2 \
+            or node.nesting < HOLD_NESTING:
+        return node
+    return Einsum.make(node.coef, node.terms, node.out, dict(enumerate(node.sizes)), held=True)
+
+
 def add(terms: Sequence[tuple[float, Node]]) -> Node:
     """``Σ cₖ · nodeₖ`` with like terms merged, zeros dropped and nested sums flattened."""
     if not terms:
@@ -187,5 +224,26 @@ def add(terms: Sequence[tuple[float, Node]]) -> Node:
     if len(items) == 1:
         c, n = items[0]
         return n if c == 1.0 else scale(c, n)
+    shared = None
+    if max(n.nesting for _, n in items) >= HOLD_NESTING:
+        shared = _shared_deltas([n for _, n in items])
+    if shared is not None:
+        # every term carries the same Kronecker deltas: sum their compact forms once and put
+        # the deltas around the sum, so the sum keeps the structure (a diagonal Hessian stays
+        # diagonal, and the next derivative need not treat its axes one by one); done where
+        # functions nest, as derivatives of derivatives do (one layer keeps its sums as written)
+        g = max(shared) + 1
+        inner = add([(c, einsum(1.0, [(n, shared)], tuple(range(g)))) for c, n in items])
+        return einsum(1.0, [(inner, tuple(range(g)))], shared)
     items.sort(key=lambda t: t[1].digest)
     return Sum.make(items)
+
+
+def _shared_deltas(nodes: Sequence[Node]) -> tuple[int, ...] | None:
+    """Output labels (one per axis, equal where every node has a delta) or None if none."""
+    keys: list[tuple[int, ...]] = []
+    for p in range(nodes[0].ndim):
+        keys.append(tuple(n.out[p] if isinstance(n, Einsum) else p for n in nodes))
+    first: dict[tuple[int, ...], int] = {}
+    labels = tuple(first.setdefault(k, len(first)) for k in keys)
+    return labels if len(first) < len(labels) else None
