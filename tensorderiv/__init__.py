@@ -18,6 +18,7 @@ from .core.axes import Axis
 from .core.contract import contract
 from .core.ctensor import CTensor
 from .core.errors import (
+    ArgumentError,
     DenseLimitError,
     DomainError,
     LabelError,
@@ -76,6 +77,7 @@ from .symbolic.subscripts import einsum_ as einsum
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentError",
     "Axis",
     "CTensor",
     "Compiled",

@@ -548,3 +548,47 @@ def test_overflow_during_evaluation_is_one_domain_error_and_no_numpy_warning():
             warnings.simplefilter("error")  # a leaked RuntimeWarning would fail here
             with pytest.raises(td.DomainError, match="overflowed to inf"):
                 d.evaluate(big)  # never an infinite derivative returned in silence
+
+
+# ------------------------------------------------------------------ every bad call is ours
+_BAD_CALLS = {
+    "name not an identifier": lambda: td.var("1x", (2,)),
+    "name of a function": lambda: td.var("tanh", (2,)),
+    "einsum output on no operand": lambda: td.einsum("ij,jk->iz", td.var("A", (2, 3)),
+                                                     td.var("B", (3, 3))),
+    "einsum operand count": lambda: td.einsum("ij->", td.var("A", (2, 3)), td.var("B", (3, 3))),
+    "einsum ellipsis": lambda: td.einsum("...i->i", td.var("A", (2, 3))),
+    "text inside an expression": lambda: td.tanh("x"),
+    "truth value of an expression": lambda: bool(td.var("x", (2,))),
+    "comparison of an expression": lambda: td.var("x", (2,)) > 0,
+    "negative literal base": lambda: (-2.0) ** td.var("x", (2,)),
+    "wrt tuple and order": lambda: td.derive("sum(x)", ("x", "x"), shapes={"x": (2,)},
+                                             order=2),
+    "empty wrt": lambda: td.derive("sum(x)", (), shapes={"x": (2,)}),
+    "derive of a number": lambda: td.derive(3.0, "x"),
+    "evaluate of a c-tensor": lambda: td.evaluate(
+        td.evaluate(td.var("x", (2,)), {"x": np.ones(2)}), {}),
+    "compile of nothing": lambda: td.compile(),
+    "compile mode": lambda: td.compile(td.var("x", (2,)), mode="sideways"),
+    "c-tensor times an array": lambda: td.evaluate(td.var("x", (2,)), {"x": np.ones(2)})
+    * np.ones(2),
+    "unknown layout": lambda: td.evaluate(td.var("x", (2,)), {"x": np.ones(2)})
+    .dense(layout="sideways"),
+    "contract of nothing": lambda: td.contract(),
+    "check with a bad eps": lambda: td.testing.check_derivative(
+        "sum(x * x)", {"x": np.ones(2)}, lambda x: 2 * x, eps=-1.0),
+    "check of a masked point": lambda: td.testing.check_derivative(
+        "sum(x * x)", {"x": np.ma.masked_array(np.ones(2), [0, 1])}, lambda x: 2 * x),
+    "explain at order 3": lambda: td.explain("sum(x * x)", "x", order=3,
+                                             shapes={"x": (2,)}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_CALLS))
+def test_every_bad_api_call_raises_a_tensorderiv_error(case):
+    # issue 13 item 1: never a raw ValueError/TypeError; each error keeps the builtin base a
+    # Python user would catch (ValueError or TypeError), so old `except` clauses still work
+    with pytest.raises(td.TensorDerivError) as info:
+        _BAD_CALLS[case]()
+    assert isinstance(info.value, ValueError | TypeError | KeyError)
+    assert str(info.value)

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LabelError, ShapeError, ValuesError
+from .errors import ArgumentError, LabelError, ShapeError, ValuesError
 
 __all__ = ["CTensorOps"]
 
@@ -142,7 +142,7 @@ class CTensorOps:
 
     def _scalar_only(self, other: Any, op: str) -> None:
         if not _is_scalar(other):
-            raise TypeError(
+            raise ArgumentError(
                 f"a c-tensor {op} {type(other).__name__}: only a number is supported (the core "
                 "is scaled); contract c-tensors with td.contract, or use the dense arrays "
                 "(np.asarray(ct))")

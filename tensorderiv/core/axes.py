@@ -21,6 +21,8 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from .errors import ShapeError, StructureError
+
 __all__ = ["Axis", "Role", "canonical_order", "fresh_label", "of_axes", "wrt_axes"]
 
 Role = Literal["of", "wrt"]
@@ -51,9 +53,10 @@ class Axis:
 
     def __post_init__(self) -> None:
         if self.role not in ("of", "wrt"):
-            raise ValueError(f"axis {self.label!r}: role must be 'of' or 'wrt', got {self.role!r}")
+            raise StructureError(f"axis {self.label!r}: role must be 'of' or 'wrt', "
+                                 f"got {self.role!r}")
         if int(self.size) < 0:
-            raise ValueError(f"axis {self.label!r}: size must be >= 0, got {self.size}")
+            raise ShapeError(f"axis {self.label!r}: size must be >= 0, got {self.size}")
 
     def relabel(self, label: Hashable) -> Axis:
         """Return the same axis under another label."""

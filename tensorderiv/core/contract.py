@@ -37,7 +37,7 @@ import opt_einsum as oe
 
 from .axes import Axis
 from .ctensor import CTensor
-from .errors import DenseLimitError, LabelError, ShapeError
+from .errors import ArgumentError, DenseLimitError, LabelError, OptionError, ShapeError
 from .options import get_dense_limit
 from .symmetric import MIN_SIDE, GramSpec, gram, gram_pattern
 
@@ -318,11 +318,11 @@ def contract(
         LabelError: when ``keep`` or ``out`` names a label no tensor has.
     """
     if not tensors:
-        raise ValueError("contract needs at least one c-tensor")
+        raise OptionError("contract needs at least one c-tensor")
     count: dict[Hashable, int] = {}
     for t in tensors:
         if not isinstance(t, CTensor):
-            raise TypeError(f"contract takes CTensors, got {type(t).__name__}; evaluate a "
+            raise ArgumentError(f"contract takes CTensors, got {type(t).__name__}; evaluate a "
                             "Derivative first (d.evaluate(values)), or wrap an array with "
                             "CTensor(array, labels)")
         for lab in t.labels:

@@ -38,7 +38,7 @@ import numpy as np
 from . import backends
 from .arithmetic import CTensorOps
 from .axes import Axis, canonical_order
-from .errors import DenseLimitError, LabelError, ShapeError
+from .errors import DenseLimitError, LabelError, OptionError, ShapeError
 from .options import get_dense_limit
 from .renderers import Rendered
 
@@ -232,7 +232,7 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
     def layout_order(self, layout: Layout = "notes") -> list[int]:
         """Positions of the full axes in the given layout."""
         if layout not in _LAYOUTS:
-            raise ValueError(f"layout must be one of {_LAYOUTS}, got {layout!r}")
+            raise OptionError(f"layout must be one of {_LAYOUTS}, got {layout!r}")
         if layout == "numerator":
             outs = [p for p, a in enumerate(self.axes) if a.role == "of"]
             ins = [p for p, a in enumerate(self.axes) if a.role == "wrt"]

@@ -8,6 +8,7 @@ keeps working. Messages name the user's variables, shapes and the rule that was 
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
     "DenseLimitError",
     "DomainError",
     "LabelError",
@@ -74,4 +75,16 @@ class LimitError(TensorDerivError, ValueError):
 
 
 class OptionError(TensorDerivError, ValueError):
-    """A setting given a value it cannot take (a dense limit that is not a positive byte count)."""
+    """A setting or argument given a value it cannot take.
+
+    For example a dense limit that is not a positive byte count, an unknown layout, an empty
+    ``wrt``.
+    """
+
+
+class ArgumentError(TensorDerivError, TypeError):
+    """An argument of the wrong kind.
+
+    For example a string where an expression is needed, a c-tensor where an expression is, or a
+    truth value asked of an expression.
+    """

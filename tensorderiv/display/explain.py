@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import DomainError, ShapeError, TensorDerivError
+from ..core.errors import ArgumentError, DomainError, OptionError, ShapeError, TensorDerivError
 from ..forms.collapsed import chain_rule, form_with_notation
 from ..forms.factors import Factor, chain_factors, factor, named_path
 from ..forms.latex import latex_or_text
@@ -346,18 +346,18 @@ def explain(
         ('(A + A.T) @ x', True, True)
     """
     if isinstance(expr, Derivative):
-        raise TypeError("explain takes the expression and the variable, e.g. "
+        raise ArgumentError("explain takes the expression and the variable, e.g. "
                         f"td.explain({expr.of.text!r}, {expr.wrt[0][0]!r}); this is a derivative")
     if isinstance(expr, str) and shapes is None and values is not None:
         shapes = {k: np.shape(v) for k, v in values.items()}  # the values say the shapes
     e = parse(expr, shapes) if isinstance(expr, str) else expr
     if not isinstance(e, Expr):
-        raise TypeError(f"explain takes an expression or its text, got {type(e).__name__}")
+        raise ArgumentError(f"explain takes an expression or its text, got {type(e).__name__}")
     name = wrt.node.name if isinstance(wrt, Expr) and isinstance(wrt.node, Var) else wrt
     if not isinstance(name, str):
-        raise TypeError(f"wrt must be a variable or its name, got {wrt!r}")
+        raise ArgumentError(f"wrt must be a variable or its name, got {wrt!r}")
     if order not in (1, 2):
-        raise ValueError(f"explain shows order 1 (the chain rule) or 2 (a Hessian), got {order}")
+        raise OptionError(f"explain shows order 1 (the chain rule) or 2 (a Hessian), got {order}")
     d = derive(e, name, order=order)
     if values is None:
         vals, note = _seeded(e)

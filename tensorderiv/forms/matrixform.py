@@ -45,7 +45,7 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.ctensor import expand_core
-from ..core.errors import ShapeError
+from ..core.errors import OptionError, ShapeError
 from ..core.renderers import Rendered
 from .latex import latex_or_text
 from .layouts import axis_name, flatten, groups, present, slot_order
@@ -210,7 +210,7 @@ class MatrixForm(Rendered):  # repr and rich display: tensorderiv.display
         if layout == "numerator":
             return ([p for p, a in enumerate(self.axes) if a.role == "of"]
                     + [p for p, a in enumerate(self.axes) if a.role == "wrt"])
-        raise ValueError(f"layout must be 'notes' or 'numerator', got {layout!r}")
+        raise OptionError(f"layout must be 'notes' or 'numerator', got {layout!r}")
 
     def matrix(self, layout: Literal["notes", "numerator"] = "notes") -> np.ndarray:
         """The full c-tensor as the notes' matrix, rows vec(inputs), columns vec(outputs) (A.58).

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.ctensor import CTensor
-from ..core.errors import LabelError, OptionError, TensorDerivError
+from ..core.errors import ArgumentError, LabelError, OptionError, TensorDerivError
 from ..core.progress import track
 from .differentiate import derivative
 from .evaluate import Program
@@ -177,7 +177,7 @@ def _resolve(expr: Expr, w: Any, variables: Mapping[str, tuple[int, ...]]) -> Va
                              f"({_listing(expr, variables)}){why}; pass a variable, its "
                              "name, or a subexpression (an Expr or its text) of the expression")
         return Var.make(w, variables[w])
-    raise TypeError(f"wrt must be a variable, its name, or a subexpression (an Expr) of the "
+    raise ArgumentError(f"wrt must be a variable, its name, or a subexpression (an Expr) of the "
                     f"expression, got {type(w).__name__}")
 
 
@@ -261,9 +261,9 @@ def derive(
     if isinstance(expr, str):
         expr = parse(expr, shapes)
     elif shapes is not None:
-        raise TypeError("shapes is for expression text; an Expr already knows its shapes")
+        raise ArgumentError("shapes is for expression text; an Expr already knows its shapes")
     if not isinstance(expr, Expr):
-        raise TypeError(f"derive takes an expression, a Derivative or expression text, got "
+        raise ArgumentError(f"derive takes an expression, a Derivative or expression text, got "
                         f"{type(expr).__name__}; to check a CTensor's numbers use "
                         "td.check_derivative, to collapse it td.reduce")
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
@@ -283,13 +283,13 @@ def derive(
     variables = dict(allowed)
     targets = list(wrt) if isinstance(wrt, tuple | list) else [wrt] * order
     if isinstance(wrt, tuple | list) and order != 1:
-        raise ValueError("give either a tuple wrt (a mixed derivative) or order, not both")
+        raise OptionError("give either a tuple wrt (a mixed derivative) or order, not both")
     if not targets:
-        raise ValueError("wrt is empty; name at least one variable to differentiate against")
+        raise OptionError("wrt is empty; name at least one variable to differentiate against")
     resolved = [_resolve(base, w, variables) for w in targets]
     subs = {r.node for r in resolved if isinstance(r, Expr)}
     if name is not None and len(subs) != 1:
-        raise ValueError(f"name= names one held subexpression, but wrt holds {len(subs)}")
+        raise OptionError(f"name= names one held subexpression, but wrt holds {len(subs)}")
     node = expr.node
     # a sub held before (differentiating a derivative again) keeps its variable
     by_node: dict[Node, Var] = {e.node: Var.make(n, e.shape) for n, e in held}
@@ -342,7 +342,7 @@ def evaluate(expr: Expr | str, values: Mapping[str, Any], *,
     if isinstance(expr, Expr):
         return evaluate_expr(expr, values)
     if isinstance(expr, CTensor):
-        raise TypeError("this is a CTensor, a value already; evaluate takes an expression, a "
+        raise ArgumentError("this is a CTensor, a value already; evaluate takes an expression, a "
                         "Derivative or expression text")
-    raise TypeError(f"evaluate takes an expression, a Derivative or expression text, got "
+    raise ArgumentError(f"evaluate takes an expression, a Derivative or expression text, got "
                     f"{type(expr).__name__}")

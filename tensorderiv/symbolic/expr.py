@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..core.errors import DomainError, ShapeError
+from ..core.errors import ArgumentError, DomainError, ParseError, ShapeError
 from ..core.renderers import Rendered
 from .functions import FUNCTIONS, apply, power, softmax_last
 from .limits import check_depth
@@ -146,7 +146,23 @@ class Expr(Rendered):  # repr and rich display: tensorderiv.display
         return self.text
 
     def __bool__(self) -> bool:
-        raise TypeError(f"the truth value of the expression {self.text!r} is undefined")
+        raise ArgumentError(f"the truth value of the expression {self.text!r} is undefined")
+
+    def _compare(self, other: Any, op: str) -> Any:
+        raise ArgumentError(f"{self.text} {op} {other!r}: comparisons are not differentiable and "
+                            "not in the language; relu, abs or softplus express a threshold")
+
+    def __lt__(self, other: Any) -> Any:
+        return self._compare(other, "<")
+
+    def __le__(self, other: Any) -> Any:
+        return self._compare(other, "<=")
+
+    def __gt__(self, other: Any) -> Any:
+        return self._compare(other, ">")
+
+    def __ge__(self, other: Any) -> Any:
+        return self._compare(other, ">=")
 
     def _wrap(self, prec: int) -> str:
         return f"({self.text})" if self._prec < prec else self.text
@@ -211,9 +227,9 @@ def var(name: str, shape: Sequence[int] = ()) -> Expr:
         (2, 3)
     """
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(f"variable name {name!r} is not a Python identifier")
+        raise ParseError(f"variable name {name!r} is not a Python identifier")
     if name in FUNCTIONS or name in _VOCABULARY_NAMES:
-        raise ValueError(f"variable name {name!r} is the name of a function")
+        raise ParseError(f"variable name {name!r} is the name of a function")
     return Expr(Var.make(name, sizes(name, shape)), name)
 
 
@@ -281,7 +297,7 @@ def as_expr(value: Any) -> Expr:
             raise DomainError(f"literal {shown} is not a finite float64 number")
         text = repr(int(v)) if v.is_integer() and -1e15 < v < 1e15 else repr(v)
         return Expr(constant(v), text, _ATOM if v >= 0 else _UNARY)
-    raise TypeError(f"cannot use {type(value).__name__} {value!r} in an expression; "
+    raise ArgumentError(f"cannot use {type(value).__name__} {value!r} in an expression; "
                     "make a variable with td.var(name, shape)")
 
 
@@ -361,7 +377,7 @@ def _power(a: Expr, b: Expr) -> Expr:
     base = _literal(a)
     if base is not None:
         if base <= 0:
-            raise ValueError(f"{text}: a literal base must be positive, got {base:g}")
+            raise DomainError(f"{text}: a literal base must be positive, got {base:g}")
         return Expr(apply("exp", scale(math.log(base), b.node)), text, _POW, _merged(a, b))
     target = broadcast_shape(a, b, "**")
     return Expr(power(_spread(a.node, target), _spread(b.node, target), target, text), text,
@@ -431,7 +447,7 @@ def _axis(x: Expr, axis: int | None, fname: str) -> int | None:
     if axis is None:
         return None
     if not isinstance(axis, int) or isinstance(axis, bool):
-        raise TypeError(f"{fname}({x.text}, axis={axis!r}): axis must be an integer")
+        raise ArgumentError(f"{fname}({x.text}, axis={axis!r}): axis must be an integer")
     if not -x.ndim <= axis < x.ndim:
         raise ShapeError(f"{fname}({x.text}, axis={axis}): axis out of range for shape {x.shape}"
                          f" ({x.ndim} axes)")

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from ..core.axes import Axis
 from ..core.ctensor import CTensor
-from ..core.errors import LabelError
+from ..core.errors import ArgumentError, LabelError, OptionError
 from .derivative import Derivative
 from .evaluate import Estimate, Program
 from .expr import Expr
@@ -134,13 +134,13 @@ def compile(*outputs: Expr, mode: Mode = "auto") -> MultiCompiled:
         LabelError: when two outputs give one variable two shapes.
     """
     if not outputs:
-        raise TypeError("compile needs at least one expression or derivative")
+        raise ArgumentError("compile needs at least one expression or derivative")
     if mode not in ("auto", "reverse", "forward"):
-        raise ValueError(f"mode must be 'auto', 'reverse' or 'forward', got {mode!r}")
+        raise OptionError(f"mode must be 'auto', 'reverse' or 'forward', got {mode!r}")
     allowed: dict[str, tuple[int, ...]] = {}
     for k, e in enumerate(outputs):
         if not isinstance(e, Expr):
-            raise TypeError(f"compile takes expressions and derivatives; output {k} is a "
+            raise ArgumentError(f"compile takes expressions and derivatives; output {k} is a "
                             f"{type(e).__name__}")
         declared = e.variables_allowed if isinstance(e, Derivative) else e.declared
         for name, shape in declared.items():
@@ -157,7 +157,7 @@ def compile(*outputs: Expr, mode: Mode = "auto") -> MultiCompiled:
             if v not in sweeps[e.of.node]:
                 sweeps[e.of.node].append(v)
         elif mode == "reverse" and isinstance(e, Derivative):
-            raise ValueError(f"mode='reverse' builds gradients (first derivatives of a scalar); "
+            raise OptionError(f"mode='reverse' builds gradients (first derivatives of a scalar); "
                              f"'{e.text}' is not one")
     grads: dict[tuple[Node, Var], Node] = {}
     for root, xs in sweeps.items():

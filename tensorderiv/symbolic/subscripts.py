@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.errors import ShapeError
+from ..core.errors import ParseError, ShapeError
 from .expr import _ATOM, Expr, _merged, as_expr
 from .simplify import einsum
 
@@ -29,14 +29,14 @@ def einsum_(subscripts: str, *operands: Any) -> Expr:
     text = f"einsum({subscripts!r}, {', '.join(o.text for o in ops)})"
     spec = subscripts.replace(" ", "")
     if "." in spec:
-        raise ValueError(f"{text}: ellipsis (...) is not supported; name every axis")
+        raise ParseError(f"{text}: ellipsis (...) is not supported; name every axis")
     lhs, arrow, rhs = spec.partition("->")
     ins = lhs.split(",")
     if len(ins) != len(ops):
-        raise ValueError(f"{text}: {len(ins)} operand subscripts for {len(ops)} operands")
+        raise ShapeError(f"{text}: {len(ins)} operand subscripts for {len(ops)} operands")
     letters = [c for s in ins for c in s]
     if any(not c.isalpha() for c in letters + list(rhs)):
-        raise ValueError(f"{text}: subscripts must be letters")
+        raise ParseError(f"{text}: subscripts must be letters")
     if not arrow:
         rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     sizes: dict[str, int] = {}
@@ -50,9 +50,9 @@ def einsum_(subscripts: str, *operands: Any) -> Expr:
                                  "shapes must match")
     for c in rhs:
         if c not in sizes:
-            raise ValueError(f"{text}: output index {c!r} is on no operand")
+            raise ParseError(f"{text}: output index {c!r} is on no operand")
     if len(set(rhs)) != len(rhs):
-        raise ValueError(f"{text}: output subscripts {rhs!r} repeat an index")
+        raise ParseError(f"{text}: output subscripts {rhs!r} repeat an index")
     code = {c: k for k, c in enumerate(dict.fromkeys(letters))}
     node = einsum(1.0, [(o.node, tuple(code[c] for c in s)) for s, o in zip(ins, ops,
                                                                             strict=True)],

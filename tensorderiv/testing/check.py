@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..core.ctensor import CTensor
-from ..core.errors import TensorDerivError
+from ..core.errors import ArgumentError, DomainError, OptionError, TensorDerivError, ValuesError
 from ..core.options import get_dense_limit
 from ..core.progress import Progress
 from ..core.renderers import Rendered
@@ -160,27 +160,27 @@ def check_derivative(
     """
     __tracebackhide__ = True  # pytest shows the message and the caller's frame, not this code
     if layout not in ("notes", "denominator", "numerator"):
-        raise ValueError(f"layout must be 'notes', 'denominator' or 'numerator', got {layout!r}")
+        raise OptionError(f"layout must be 'notes', 'denominator' or 'numerator', got {layout!r}")
     layout = "notes" if layout == "denominator" else layout
     if mode not in ("auto", "dense", "directional"):
-        raise ValueError(f"mode must be 'auto', 'dense' or 'directional', got {mode!r}")
+        raise OptionError(f"mode must be 'auto', 'dense' or 'directional', got {mode!r}")
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
-        raise ValueError(f"order must be a positive integer, got {order!r}")
+        raise OptionError(f"order must be a positive integer, got {order!r}")
     if int(directions) < 1:
-        raise ValueError("directions must be at least 1")
+        raise OptionError("directions must be at least 1")
     if not (isinstance(eps, int | float) and MIN_EPS <= eps <= MAX_EPS):
-        raise ValueError(f"eps must be between {MIN_EPS:g} and {MAX_EPS:g}, got {eps!r}: below, "
+        raise OptionError(f"eps must be between {MIN_EPS:g} and {MAX_EPS:g}, got {eps!r}: below, "
                          "rounding noise swamps the differences (and would inflate the "
                          "tolerance); above, truncation does")
     for what, tol in (("atol", atol), ("rtol", rtol)):
         if tol is not None and not (np.isfinite(tol) and tol >= 0):
-            raise ValueError(f"{what} must be a finite number >= 0, got {tol!r}")
+            raise OptionError(f"{what} must be a finite number >= 0, got {tol!r}")
     single = not isinstance(at, Mapping)
     if isinstance(wrt, Expr):
         wrt = wrt.text
     if isinstance(f, str):
         if single:
-            raise ValueError("for expression text, give the point as a mapping name → array, "
+            raise OptionError("for expression text, give the point as a mapping name → array, "
                              "so that each name has a shape")
         values = _floats(at)
         try:
@@ -196,12 +196,12 @@ def check_derivative(
         values = _floats(at)
         if name is None:
             if len(values) != 1:
-                raise ValueError(f"give wrt=: the point has several variables {sorted(values)}")
+                raise OptionError(f"give wrt=: the point has several variables {sorted(values)}")
             name = next(iter(values))
     if name not in values:
-        raise ValueError(f"wrt={name!r} is not in the point (its variables: {sorted(values)})")
+        raise OptionError(f"wrt={name!r} is not in the point (its variables: {sorted(values)})")
     if not isinstance(f, Expr) and not callable(f):
-        raise TypeError(f"f must be an expression, its text, or a function; got "
+        raise ArgumentError(f"f must be an expression, its text, or a function; got "
                         f"{type(f).__name__}")
     job = _Job(f, df, name, single, order, layout, eps, atol, rtol, mode, int(directions), seed)
     if not callable(df) and not isinstance(df, Derivative):
@@ -282,7 +282,7 @@ class _Job:
                 bar.update()
                 out = self.call(f, {**values, name: y})
                 if not np.all(np.isfinite(out)):
-                    raise ValueError(f"f is not finite at a point within h = eps·max(1, |x|) "
+                    raise DomainError(f"f is not finite at a point within h = eps·max(1, |x|) "
                                      f"of the given {name}; lower eps (now {eps:g})")
                 return out
 
@@ -307,7 +307,7 @@ class _Job:
         what = (f"∂{out_name}/∂{name}" if order == 1 else
                 f"∂{_sup(order)}{out_name}/∂{name}{_sup(order)}")
         if not (math.isfinite(f_scale) and np.all(np.isfinite(truth.values))):
-            raise ValueError(f"check_derivative: {fdesc} or its true derivative is not finite at "
+            raise DomainError(f"check_derivative: {fdesc} or its true derivative is not finite at "
                              f"the given {name}; check at a point inside the domain")
         atol = self.atol
         if atol is None:
@@ -451,9 +451,9 @@ def _floats(at: Mapping[str, Any]) -> dict[str, np.ndarray]:
 def _float_array(name: str, v: Any) -> np.ndarray:
     """A value of the point as float64; masked or complex values are refused, not cast."""
     if isinstance(v, np.ma.MaskedArray):
-        raise ValueError(f"{name}: masked arrays are not supported (the mask would be lost)")
+        raise ValuesError(f"{name}: masked arrays are not supported (the mask would be lost)")
     if np.iscomplexobj(v):
-        raise ValueError(f"{name}: the point must be real, got complex values")
+        raise ValuesError(f"{name}: the point must be real, got complex values")
     return np.array(v, dtype=np.float64)
 
 

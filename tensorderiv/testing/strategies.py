@@ -19,6 +19,7 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.ctensor import CTensor
+from ..core.errors import ArgumentError, OptionError
 from ..core.optional import require
 from ..symbolic import expr as E  # noqa: N812 - E is the expression vocabulary
 from ..symbolic.nodes import Var
@@ -89,7 +90,7 @@ def ctensors(
         sizes: sizes for some labels, so that tensors drawn apart share them.
     """
     if structure not in STRUCTURES:
-        raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
+        raise OptionError(f"structure must be one of {STRUCTURES}, got {structure!r}")
     need = {"dense": 0, "diagonal": 2, "delta": 2, "redundant": 1, "mixed": 0}[structure]
     if axis_labels is None:
         rank = draw(st.integers(max(need, 0), max(max_rank, need)))
@@ -106,7 +107,7 @@ def ctensors(
     if structure in ("diagonal", "delta") and rank >= 2:
         p, q = draw(st.permutations(range(rank)))[:2]
         if axis_labels[q] in fixed and sizes[axis_labels[q]] != sizes[axis_labels[p]]:
-            raise ValueError(f"labels {axis_labels[p]!r} and {axis_labels[q]!r} have fixed, "
+            raise OptionError(f"labels {axis_labels[p]!r} and {axis_labels[q]!r} have fixed, "
                              "different sizes and cannot share a diagonal")
         sizes[axis_labels[q]] = sizes[axis_labels[p]]
         groups = [g for g in groups if g[0] not in (p, q)] + [[p, q]]
@@ -335,7 +336,7 @@ def expressions(
     fs = frozenset(functions)
     unknown = fs - set(VOCABULARY)
     if unknown:
-        raise ValueError(f"unknown functions {sorted(unknown)}; choose from {VOCABULARY}")
+        raise OptionError(f"unknown functions {sorted(unknown)}; choose from {VOCABULARY}")
     builder = _Builder(draw, fs, max_side)
     if shape is None:
         shape = draw(st.sampled_from([(), (builder.side(),), (builder.side(), builder.side())]))
@@ -436,7 +437,7 @@ def structured_arrays(draw: Any, structure: str | None = None, max_side: int = 3
     if structure is None:
         structure = draw(st.sampled_from(DENSE_STRUCTURES))
     if structure not in DENSE_STRUCTURES:
-        raise ValueError(f"structure must be one of {DENSE_STRUCTURES}, got {structure!r}")
+        raise OptionError(f"structure must be one of {DENSE_STRUCTURES}, got {structure!r}")
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
     def side() -> int:
@@ -529,9 +530,9 @@ def domain_values(draw: Any, expr: Any, low: float = -2.0, high: float = 2.0,
     """
     expr = getattr(expr, "expr", expr)
     if not isinstance(expr, E.Expr):
-        raise TypeError(f"domain_values needs an expression, got {type(expr).__name__}")
+        raise ArgumentError(f"domain_values needs an expression, got {type(expr).__name__}")
     if not 0 < margin < high:
-        raise ValueError(f"need 0 < margin < high, got margin={margin}, high={high}")
+        raise OptionError(f"need 0 < margin < high, got margin={margin}, high={high}")
     need = needs(expr.node)
     shapes: dict[str, tuple[int, ...]] = {}
     stack, seen = [expr.node], set()
