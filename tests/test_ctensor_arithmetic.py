@@ -69,8 +69,11 @@ def test_adding_arrays_and_numbers():
     np.testing.assert_allclose((H + 3).dense(), H.dense() + 3)
     with pytest.raises(td.ShapeError, match=r"c-tensor of shape \(2, 2\): give the full shape"):
         H + np.ones(3)
+    np.testing.assert_allclose((H * np.full((2, 2), 3.0)).dense(), H.dense() * 3.0)
+    with pytest.raises(td.ShapeError, match="entry by entry"):
+        H * np.ones(3)
     with pytest.raises(TypeError, match="only a number"):
-        H * np.ones((2, 2))
+        H / np.ones((2, 2))
 
 
 def test_labels_must_match_for_a_sum():

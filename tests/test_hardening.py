@@ -570,8 +570,9 @@ _BAD_CALLS = {
         td.evaluate(td.var("x", (2,)), {"x": np.ones(2)}), {}),
     "compile of nothing": lambda: td.compile(),
     "compile mode": lambda: td.compile(td.var("x", (2,)), mode="sideways"),
-    "c-tensor times an array": lambda: td.evaluate(td.var("x", (2,)), {"x": np.ones(2)})
-    * np.ones(2),
+    "c-tensor divided by an array": lambda: td.evaluate(td.var("x", (2,)), {"x": np.ones(2)})
+    / np.ones(2),
+    "truth value of a c-tensor": lambda: bool(td.evaluate(td.var("x", (2,)), {"x": np.ones(2)})),
     "unknown layout": lambda: td.evaluate(td.var("x", (2,)), {"x": np.ones(2)})
     .dense(layout="sideways"),
     "contract of nothing": lambda: td.contract(),
@@ -592,3 +593,14 @@ def test_every_bad_api_call_raises_a_tensorderiv_error(case):
         _BAD_CALLS[case]()
     assert isinstance(info.value, ValueError | TypeError | KeyError)
     assert str(info.value)
+
+
+def test_a_c_tensor_times_an_array_is_the_same_c_tensor_either_way_round():
+    t = td.evaluate(td.var("x", (3,)), {"x": np.array([1.0, -2.0, 3.0])})
+    w = np.array([2.0, 3.0, 4.0])
+    assert isinstance(t * w, td.CTensor) and isinstance(w * t, td.CTensor)
+    np.testing.assert_array_equal((t * w).dense(), (w * t).dense())
+    np.testing.assert_array_equal((t * w).dense(), [2.0, -6.0, 12.0])
+    assert isinstance(t * 2.0, td.CTensor) and isinstance(2.0 * t, td.CTensor)
+    s = td.evaluate(td.sum(td.var("x", (2,))), {"x": np.array([1.0, -1.0])})
+    assert bool(s) is False and bool(s + 1.0) is True  # one entry: its truth value

@@ -9,6 +9,8 @@ keep the compact storage where the result allows it:
   Labels are matched by name, so a term's axis order does not matter; a zero term is free.
 * ``T + A`` with a dense array ``A`` of the full shape (notes' layout), or a number: the result is
   dense along every axis ``A`` varies on (a number keeps constant axes constant).
+* ``T * A`` and ``A * T`` with an array of the full shape: the entry-wise product, a dense
+  c-tensor with ``T``'s axes. ``bool(T)`` is defined for one entry only, as for numpy arrays.
 * ``T[i]``, ``T[:, j]`` …: indices on the full axes in the notes' layout. An integer or slice on
   an axis that is constant or owns its core axis stays compact (a CTensor, or a number when no
   axis is left); anything else (an index into a Kronecker delta, fancy indexing) materialises
@@ -147,11 +149,29 @@ class CTensorOps:
                 "is scaled); contract c-tensors with td.contract, or use the dense arrays "
                 "(np.asarray(ct))")
 
+    def _times_array(self, other: Any) -> Any:
+        """The entry-wise product with an array of the full shape (in the notes' layout)."""
+        me: Any = self
+        arr = np.asarray(other)
+        if arr.dtype.kind not in "biuf":
+            raise ArgumentError(f"a c-tensor * {type(other).__name__}: give a number, a real "
+                                "array of the full shape, or contract c-tensors with td.contract")
+        if arr.shape != me.shape:
+            raise ShapeError(f"cannot multiply a c-tensor of shape {me.shape} by an array of "
+                             f"shape {arr.shape} entry by entry: give the full shape in the "
+                             "notes' layout (inputs first) or a number")
+        return type(me)(np.asarray(me.dense()) * arr, me.axes, None, me.wrt)
+
     def __mul__(self, other: Any) -> Any:
+        if not _is_scalar(other) and not isinstance(other, CTensorOps) \
+                and isinstance(other, np.ndarray | list | tuple):
+            return self._times_array(other)
         self._scalar_only(other, "*")
         return self._scaled(other)
 
     def __rmul__(self, other: Any) -> Any:
+        if isinstance(other, list | tuple):
+            return self._times_array(other)
         self._scalar_only(other, "*")
         return self._scaled(other)
 
@@ -175,6 +195,9 @@ class CTensorOps:
                     return a + b if isinstance(a, CTensorOps) else b.__radd__(a)
                 if ufunc is np.subtract:
                     return a - b if isinstance(a, CTensorOps) else b.__rsub__(a)
+                if ufunc is np.multiply and not (_is_scalar(a) or _is_scalar(b)):
+                    return a._times_array(b) if isinstance(a, CTensorOps) \
+                        else b._times_array(a)
                 if ufunc in _SCALED and (_is_scalar(a) or _is_scalar(b)):
                     if ufunc is np.multiply:
                         return a * b if isinstance(a, CTensorOps) else b * a
@@ -184,6 +207,14 @@ class CTensorOps:
         if any(isinstance(x, CTensorOps) for x in kwargs.get("out", ())):
             return NotImplemented
         return getattr(ufunc, method)(*dense, **kwargs)
+
+    def __bool__(self) -> bool:
+        """``bool(T)`` for a c-tensor of one entry; ambiguous otherwise, as for numpy arrays."""
+        me: Any = self
+        if int(np.prod(me.shape)) != 1:
+            raise ArgumentError(f"the truth value of a c-tensor of shape {me.shape} is "
+                                "ambiguous; use np.any(T) or np.all(T)")
+        return bool(np.asarray(me.dense()).reshape(()))
 
     def __float__(self) -> float:
         """``float(T)`` for a c-tensor of one entry (a scalar's derivative, a loss value)."""
