@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import doctest
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,9 @@ SITE = ["index", "quickstart", "conventions", "ctensors", "reducers", "expressio
         "notebooks/04_structure_of_foreign_jacobians"]
 MISSING = [m for m in ("sphinx", "myst_nb", "furo", "jupytext")
            if importlib.util.find_spec(m) is None]
+KERNEL_MISSING = [m for m in ("nbclient", "nbformat", "ipykernel")
+                  if importlib.util.find_spec(m) is None]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -37,12 +41,25 @@ def _ids(paths: list[Path]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(tmp_path_factory, executed_notebook) -> Path:
     if MISSING:
         pytest.skip(f"building the docs needs {', '.join(MISSING)} (pip install -e '.[docs]')")
+    # the pages as they are, and the notebooks as the session executed them (tests/conftest.py):
+    # executed .ipynb files are not run again by myst-nb, so the notebooks run once per session
+    src = tmp_path_factory.mktemp("docs")
+    shutil.copytree(DOCS, src, dirs_exist_ok=True, symlinks=False,
+                    ignore=shutil.ignore_patterns("_build", "notebooks"))
+    (src / "notebooks").mkdir()
+    if KERNEL_MISSING:  # the documented build executes them itself
+        for path in NOTEBOOKS:
+            shutil.copy(path, src / "notebooks" / path.name)
+    else:
+        import nbformat  # optional: checked above
+        for path in NOTEBOOKS:
+            nbformat.write(executed_notebook(path), src / "notebooks" / f"{path.stem}.ipynb")
     out = tmp_path_factory.mktemp("html")
     run = subprocess.run([sys.executable, "-m", "sphinx", "-W", "-b", "html", "-q",
-                          str(DOCS), str(out)], capture_output=True, text=True, cwd=ROOT,
+                          str(src), str(out)], capture_output=True, text=True, cwd=ROOT,
                          timeout=300)
     assert run.returncode == 0, f"sphinx-build -W failed:\n{run.stdout}\n{run.stderr}"
     return out
@@ -73,6 +90,12 @@ def test_site_pages_carry_their_content(site):
     notes = read("notebooks/01_the_notes")
     assert "A.9 Neural Network Derivatives" in notes and "Definition 13" in notes
     assert "allclose" in notes  # the notebook's code cells are rendered
+    # and their outputs: printed checks, td.plot's figures, td.explain's explanations
+    assert "∂L/∂W = A (∂L/∂Z1)ᵀ" in notes
+    assert notes.count("<img ") >= 2, "notebook 01's figures are not on its page"
+    assert "tensorderiv-explain" in notes
+    higher = read("notebooks/03_higher_order")
+    assert "symmetric under all 6 permutations" in higher
 
 
 def test_the_build_command_is_documented():

@@ -86,17 +86,11 @@ def test_notebook_01_follows_the_notes_section_by_section():
 
 @needs_kernel
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs_top_to_bottom(path):
-    import jupytext  # optional: imported only when installed (checked above)
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = jupytext.read(path)
-    nbformat.validate(nb)
+def test_notebook_runs_top_to_bottom(path, executed_notebook):
+    # executed once per session (tests/conftest.py); the docs site is built from the same run.
+    # A failing cell raises CellExecutionError here, naming the cell.
+    nb = executed_notebook(path)
     assert nb.metadata["kernelspec"]["name"] == "python3"
-    client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    client.execute()  # raises CellExecutionError, naming the cell, when one fails
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     printed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
