@@ -483,6 +483,22 @@ def test_graph_size_grows_polynomially_with_the_order_of_a_nested_composition():
     assert np.all(np.diff(steps) < 2 * steps[0]), sizes  # second differences stay bounded
 
 
+def test_held_factors_never_make_a_hessian_build_a_bigger_tensor():
+    # holding a dense Jacobian (through W @ ·) made the Hessian of a 3-layer network build
+    # (m, m, m) sums before contracting them (50x slower); only compact factors along
+    # element-wise chains are held, so every node of these Hessians has at most two axes
+    from tensorderiv.symbolic.nodes import Einsum, walk
+    for layers in (2, 3):
+        shapes = {f"W{i}": (5, 5) for i in range(layers)} | {"x": (5,)}
+        text = "x"
+        for i in range(layers):
+            text = f"tanh(W{i} @ {text})"
+        h = td.derive(td.parse(f"sum({text})", shapes), "x", order=2)
+        assert max(n.ndim for n in walk(h.node)) <= 2
+    chain = td.derive(td.parse("sum(tanh(tanh(tanh(x))))", {"x": (5,)}), "x", order=2)
+    assert any(isinstance(n, Einsum) and n.held for n in walk(chain.node))
+
+
 def test_high_orders_of_nested_matrix_compositions_match_differences():
     # the held factors are exact: order 4 of a non-element-wise nested composition against
     # central differences of order 3, and the diagonal of an element-wise chain stays a delta
