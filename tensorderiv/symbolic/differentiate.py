@@ -20,10 +20,12 @@ being multiplied out into its parents, so the next differentiation reads ∂uᵢ
 link by link, as forward-mode Taylor arithmetic does. Only compact factors are held (along
 element-wise chains, where the deltas leave one copy of the axes) and only where the product
 keeps the factor's axes: a dense Jacobian held would make the next order build a tensor of one
-more full rank before contracting it, so it is multiplied out as before and the contraction path
-is optimised over the whole product. A 30-deep tanh chain has 121, 238, 442,
-676, 970 and 1,295 nodes at orders 1–6 (second differences about constant, so about k²); fully
-multiplied out it had 96, 135, 366, 1,622 and 8,329 at orders 1–5.
+more full rank before contracting it, so it is multiplied out and the contraction path is
+optimised over the whole product. From the third order on, ``derive`` builds a scalar's
+derivatives forward over reverse (:mod:`~.reverse` with held adjoints, then this function with
+``hold_dense``), where holding dense Jacobians is right. A 30-deep tanh chain has 121, 238, 558,
+904, 1,338 and 1,831 nodes at orders 1–6 (multiplied out it had 96, 135, 366, 1,622 and 8,329 at
+orders 1–5).
 
 Example:
     >>> import tensorderiv as td
@@ -42,11 +44,13 @@ from .simplify import add, einsum, hold, identity, zero
 __all__ = ["derivative"]
 
 
-def derivative(node: Node, x: Var) -> Node:
+def derivative(node: Node, x: Var, *, hold_dense: bool = False) -> Node:
     """∂node/∂x as a node of shape ``x.shape + node.shape`` (simplified as it is built).
 
     The graph is walked with an explicit stack (children before parents), so a deep graph is
-    not limited by Python's recursion limit.
+    not limited by Python's recursion limit. ``hold_dense`` holds dense chain-rule factors too
+    (Jacobians through matrix products): right when differentiating a reverse-mode gradient
+    again, whose adjoints contract those Jacobians with vectors (see ``derive``).
     """
     memo: dict[Node, Node] = {}
     rx = x.ndim
@@ -61,11 +65,11 @@ def derivative(node: Node, x: Var) -> Node:
             stack.append((n, True))
             stack.extend((c, False) for c in pending)
             continue
-        memo[n] = _rule(n, x, rx, memo)
+        memo[n] = _rule(n, x, rx, memo, hold_dense)
     return memo[node]
 
 
-def _hold_compact(node: Node, rx: int) -> Node:
+def _hold_compact(node: Node, rx: int, dense: bool) -> Node:
     """``node`` held where it is compact, else ``node`` as it is.
 
     Compact: a Jacobian along an element-wise chain, whose deltas leave no more distinct axes
@@ -73,12 +77,12 @@ def _hold_compact(node: Node, rx: int) -> Node:
     product) is multiplied out instead: held, its next derivative would be built as a tensor of
     one more full rank before it is contracted.
     """
-    if isinstance(node, Einsum) and len(set(node.out)) <= max(rx, node.ndim - rx):
+    if isinstance(node, Einsum) and (dense or len(set(node.out)) <= max(rx, node.ndim - rx)):
         return hold(node)
     return node
 
 
-def _rule(n: Node, x: Var, rx: int, memo: dict[Node, Node]) -> Node:
+def _rule(n: Node, x: Var, rx: int, memo: dict[Node, Node], dense: bool) -> Node:
     """∂n/∂x from the derivatives of n's children (in ``memo``)."""
 
     def d(c: Node) -> Node:
@@ -103,7 +107,7 @@ def _rule(n: Node, x: Var, rx: int, memo: dict[Node, Node]) -> Node:
             # order after order; where the product sums over the factor's axes, holding would
             # make the next order build the unsummed tensor, so it is multiplied out there
             dt = d(t)
-            terms[k] = (_hold_compact(dt, rx) if set(idx) <= set(n.out) else dt, v + idx)
+            terms[k] = (_hold_compact(dt, rx, dense) if set(idx) <= set(n.out) else dt, v + idx)
             parts.append((1.0, einsum(n.coef, terms, v + n.out, sizes)))
         return add(parts) if parts else zero(x.shape + n.shape)
     if isinstance(n, Sum):
@@ -117,5 +121,5 @@ def _rule(n: Node, x: Var, rx: int, memo: dict[Node, Node]) -> Node:
         # then reads the chain ∂uᵢ = ∂uᵢ₋₁ · f′(uᵢ₋₁) link by link, and a k-th derivative of a
         # nested composition has a polynomial number of nodes, not one product per path
         da = d(n.arg)
-        return einsum(1.0, [(_hold_compact(da, rx), v + a), (jacobian(n), a + o)], v + o)
+        return einsum(1.0, [(_hold_compact(da, rx, dense), v + a), (jacobian(n), a + o)], v + o)
     raise TypeError(f"no derivative rule for node type {type(n).__name__}")  # pragma: no cover

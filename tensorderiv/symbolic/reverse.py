@@ -41,18 +41,23 @@ __all__ = ["adjoints"]
 
 
 def _product(coef: float, terms: list[tuple[Node, tuple[int, ...]]], out: tuple[int, ...],
-             sizes: dict[int, int]) -> Node | None:
+             sizes: dict[int, int], held: bool = False) -> Node | None:
     """``coef · Π terms → out`` as its own node (None when a factor is zero)."""
     if coef == 0.0 or any(is_zero(t) for t, _ in terms):
         return None
     if len(terms) == 1 and coef == 1.0 and terms[0][1] == out and len(set(out)) == len(out):
         return terms[0][0]
     used = {i for _, idx in terms for i in idx} | set(out)
-    return Einsum.make(coef, terms, out, {i: n for i, n in sizes.items() if i in used})
+    return Einsum.make(coef, terms, out, {i: n for i, n in sizes.items() if i in used},
+                       held=held and len(terms) > 1)
 
 
-def adjoints(root: Node, xs: Sequence[Var]) -> list[Node]:
-    """∂root/∂x for each x in ``xs``, by one reverse sweep (shape ``x.shape + root.shape``)."""
+def adjoints(root: Node, xs: Sequence[Var], *, held: bool = False) -> list[Node]:
+    """∂root/∂x for each x in ``xs``, by one reverse sweep (shape ``x.shape + root.shape``).
+
+    ``held`` marks the adjoints held (:func:`~.simplify.hold`), so that differentiating the
+    gradients again keeps each adjoint one shared node (forward over reverse, as for Hessians).
+    """
     wanted = frozenset(x.name for x in xs)
     order = postorder(root, lambda n: bool(n.vars & wanted))
     rE = root.ndim
@@ -68,13 +73,13 @@ def adjoints(root: Node, xs: Sequence[Var]) -> list[Node]:
             continue
         if is_zero(bar):
             continue
-        for child, contribution in _backward(n, bar, rE, root.shape, wanted):
+        for child, contribution in _backward(n, bar, rE, root.shape, wanted, held):
             pending.setdefault(child, []).append(contribution)
     return [found.get(x, zero(x.shape + root.shape)) for x in xs]
 
 
 def _backward(n: Node, bar: Node, rE: int, extra: tuple[int, ...],
-              wanted: frozenset[str]) -> list[tuple[Node, tuple[float, Node]]]:
+              wanted: frozenset[str], held: bool) -> list[tuple[Node, tuple[float, Node]]]:
     """(child, (coefficient, adjoint contribution)) for each child of ``n`` on a wanted path."""
     out: list[tuple[Node, tuple[float, Node]]] = []
     if isinstance(n, Einsum):
@@ -85,7 +90,7 @@ def _backward(n: Node, bar: Node, rE: int, extra: tuple[int, ...],
             if not (t.vars & wanted):
                 continue
             terms = [(bar, n.out + E)] + [n.terms[j] for j in range(len(n.terms)) if j != k]
-            node = _product(n.coef, terms, tuple(idx) + E, sizes)
+            node = _product(n.coef, terms, tuple(idx) + E, sizes, held)
             if node is not None:
                 out.append((t, (1.0, node)))
     elif isinstance(n, Sum):
@@ -98,14 +103,14 @@ def _backward(n: Node, bar: Node, rE: int, extra: tuple[int, ...],
             idx = tuple(range(r))
             E = tuple(range(r, r + rE))
             sizes = dict(zip(idx + E, n.shape + extra, strict=True))
-            node = _product(1.0, [(bar, idx + E), (g, idx)], idx + E, sizes)
+            node = _product(1.0, [(bar, idx + E), (g, idx)], idx + E, sizes, held)
         else:
             J = jacobian(n)
             ra = n.arg.ndim
             a, o = tuple(range(ra)), tuple(range(ra, ra + r))
             E = tuple(range(ra + r, ra + r + rE))
             sizes = dict(zip(a + o + E, n.arg.shape + n.shape + extra, strict=True))
-            node = _product(1.0, [(J, a + o), (bar, o + E)], a + E, sizes)
+            node = _product(1.0, [(J, a + o), (bar, o + E)], a + E, sizes, held)
         if node is not None:
             out.append((n.arg, (1.0, node)))
     return out
