@@ -208,21 +208,26 @@ class CTensorOps:
             return NotImplemented
         return getattr(ufunc, method)(*dense, **kwargs)
 
-    def __bool__(self) -> bool:
-        """``bool(T)`` for a c-tensor of one entry; ambiguous otherwise, as for numpy arrays."""
+    def _one_entry(self, error: Exception) -> Any:
+        """The single entry of a c-tensor of one entry; ``error`` for any other shape."""
         me: Any = self
         if int(np.prod(me.shape)) != 1:
-            raise ArgumentError(f"the truth value of a c-tensor of shape {me.shape} is "
-                                "ambiguous; use np.any(T) or np.all(T)")
-        return bool(np.asarray(me.dense()).reshape(()))
+            raise error
+        return np.asarray(me.dense()).reshape(())
+
+    def __bool__(self) -> bool:
+        """``bool(T)`` for a c-tensor of one entry; ambiguous otherwise, as for numpy arrays."""
+        shape = self.shape  # type: ignore[attr-defined]
+        return bool(self._one_entry(ArgumentError(
+            f"the truth value of a c-tensor of shape {shape} is ambiguous; use np.any(T) or "
+            "np.all(T)")))
 
     def __float__(self) -> float:
         """``float(T)`` for a c-tensor of one entry (a scalar's derivative, a loss value)."""
-        me: Any = self
-        if int(np.prod(me.shape)) != 1:
-            raise ShapeError(f"float() needs a c-tensor of one entry, got shape {me.shape}; "
-                             "index an entry (T[i, j]) or take the array (np.asarray(T))")
-        return float(np.asarray(me.dense()).reshape(()))
+        shape = self.shape  # type: ignore[attr-defined]
+        return float(self._one_entry(ShapeError(
+            f"float() needs a c-tensor of one entry, got shape {shape}; index an entry "
+            "(T[i, j]) or take the array (np.asarray(T))")))
 
     # ------------------------------------------------------------------ indexing
     def __getitem__(self, key: Any) -> Any:
