@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Hashable, Iterable, Sequence
+import operator
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,11 @@ __all__ = ["ContractionPlan", "cache_info", "contract", "contract_labelled", "pl
 
 #: a contraction whose naive loop has at most this many multiply-adds runs in numpy's C einsum
 _SMALL = 20_000
+#: a Gram product (one triangle by ``dsyrk``, then mirrored) pays from about this many
+#: multiply-adds of the full product (side² × summed length) on; below it the fixed cost of the
+#: weights, the rank-k update and the mirror exceeds the half product saved (measured one core,
+#: OpenBLAS: 1.4× slower at 140²·140, even at 256²·256, 0.75× at 200²·800)
+GRAM_MIN_WORK = 1 << 24
 
 
 @functools.lru_cache(maxsize=1024)
@@ -56,6 +62,93 @@ def _plan(equation: str, shapes: tuple[tuple[int, ...], ...], optimize: str) -> 
 def cache_info() -> Any:
     """Hits and misses of the contraction-plan cache (``functools.lru_cache`` statistics)."""
     return _plan.cache_info()
+
+
+def _matmul_step(einsum_str: str, removed: Iterable[str],
+                 size: dict[str, int]) -> Callable[[Any, Any], Any]:
+    """A pairwise BLAS contraction as one ``matmul`` between precomputed transposes/reshapes.
+
+    What ``numpy.tensordot`` works out on every call (the axes, permutations and shapes) is
+    worked out here once; the call is at most two transposes, two reshapes, one matmul and one
+    transpose of the result.
+    """
+    inputs, result = einsum_str.split("->")
+    left, right = inputs.split(",")
+    summed = sorted(set(removed), key=left.index)  # tensordot's canonical order
+    free_l = [c for c in left if c not in summed]
+    free_r = [c for c in right if c not in summed]
+    if "".join(free_r + free_l) == result and free_l and free_r:  # swapped: no transpose after
+        swapped = _matmul_step(f"{right},{left}->{result}", removed, size)
+        return lambda a, b: swapped(b, a)
+    perm_l = tuple(left.index(c) for c in free_l + summed)
+    perm_r = tuple(right.index(c) for c in summed + free_r)
+    shape_l = (math.prod(size[c] for c in free_l), math.prod(size[c] for c in summed))
+    shape_r = (shape_l[1], math.prod(size[c] for c in free_r))
+    made = "".join(free_l + free_r)
+    shape_out = tuple(size[c] for c in made)
+    order = tuple(made.index(c) for c in result)
+    moves_l, moves_r = perm_l != tuple(range(len(left))), perm_r != tuple(range(len(right)))
+    moves_out = order != tuple(range(len(made)))
+
+    def step(a: Any, b: Any) -> Any:
+        if moves_l:
+            a = a.transpose(perm_l)
+        if moves_r:
+            b = b.transpose(perm_r)
+        c = np.matmul(a.reshape(shape_l), b.reshape(shape_r)).reshape(shape_out)
+        return c.transpose(order) if moves_out else c
+
+    return step
+
+
+def _product_step(einsum_str: str, size: dict[str, int]) -> Callable[[Any, Any], Any] | None:
+    """A pairwise step that sums nothing (``a,ab->ab``): one broadcast ``numpy.multiply``.
+
+    None when the step sums a letter, repeats one, or an operand's letters are not in the
+    result's order (C einsum does those).
+    """
+    inputs, result = einsum_str.split("->")
+    terms = inputs.split(",")
+    if len(terms) != 2 or len(set(result)) != len(result) or set("".join(terms)) != set(result):
+        return None
+    shapes = []
+    for term in terms:
+        if len(set(term)) != len(term) or [c for c in result if c in term] != list(term):
+            return None
+        shapes.append(tuple(size[c] if c in term else 1 for c in result))
+    left, right = (None if t == result else s for t, s in zip(terms, shapes, strict=True))
+    if left is None and right is None:
+        return np.multiply
+    if left is None:
+        return lambda a, b: np.multiply(a, b.reshape(right))
+    if right is None:
+        return lambda a, b: np.multiply(a.reshape(left), b)
+    return lambda a, b: np.multiply(a.reshape(left), b.reshape(right))
+
+
+def _numpy_path(expression: Any, equation: str,
+                shapes: Sequence[tuple[int, ...]]) -> Callable[[Sequence[Any]], Any]:
+    """opt_einsum's planned path as a plain loop over numpy calls, every choice made once.
+
+    The same pairwise steps as ``expression`` (C einsum, or BLAS through ``matmul`` where
+    opt_einsum would call ``tensordot``), without its per-call argument parsing and dispatch.
+    """
+    size = {c: n for term, shape in zip(equation.split("->")[0].split(","), shapes, strict=True)
+            for c, n in zip(term, shape, strict=True)}
+    plan: list[tuple[tuple[int, ...], Callable[..., Any]]] = []
+    for inds, removed, einsum_str, _, blas in expression.contraction_list:
+        fn = _product_step(einsum_str, size)
+        if fn is None and blas and "EINSUM" not in blas and einsum_str.count(",") == 1:
+            fn = _matmul_step(einsum_str, removed, size)
+        plan.append((tuple(inds), fn or functools.partial(np.einsum, einsum_str)))
+
+    def run(cores: Sequence[Any]) -> Any:
+        operands = list(cores)
+        for inds, fn in plan:
+            operands.append(fn(*[operands.pop(k) for k in inds]))
+        return operands[0]
+
+    return run
 
 
 class _Classes:
@@ -99,6 +192,7 @@ class ContractionPlan:
     symmetric: GramSpec | None = None
     small: bool = False  # few multiply-adds in all: numpy's C einsum, no path
     template: CTensor | None = None  # the result's axes, checked once
+    gram_pays: bool = False  # large enough that the symmetric path beats the full product
 
     def original_operand(self, k: int) -> int:
         """The position among the operands given of the k-th core in :attr:`equation`."""
@@ -130,8 +224,8 @@ class ContractionPlan:
             if not cores:  # every operand a scalar
                 return CTensor(np.asarray(factor), self.out_axes, self.axis_map)
         sym = self.symmetric
-        if sym is not None and cores[sym.first] is cores[sym.second] and \
-                isinstance(cores[sym.first], np.ndarray) and self.core_shape[0] >= MIN_SIDE:
+        if sym is not None and self.gram_pays and cores[sym.first] is cores[sym.second] and \
+                isinstance(cores[sym.first], np.ndarray):
             core = gram(sym, cores)  # one triangle, mirrored (a Hessian's XᵀDX)
         elif self.passthrough:
             core = cores[0]
@@ -153,6 +247,48 @@ class ContractionPlan:
         if template is not None and getattr(core, "shape", None) == template.core.shape:
             return CTensor._trusted(core, template)
         return CTensor(core, self.out_axes, self.axis_map)
+
+    def numpy_kernel(self, copies_identical: bool = False) -> Callable[[Sequence[Any]], Any]:
+        """The contraction as a function of numpy cores alone, every choice made here, once.
+
+        For compiled programs: the path (C einsum, the planned path, or the symmetric Gram
+        product when ``copies_identical`` says its two copies are one array) and the scaling are
+        fixed, so a call does only the arithmetic. It does not check the dense limit (a
+        program checks its whole run's peak, which bounds every result, before it starts).
+        """
+        scalars, factor0 = self.scalars, self.factor
+        keep = [k for k in range(len(self.operand_shapes) + len(scalars)) if k not in scalars]
+        sym = self.symmetric
+        contract: Callable[[Sequence[Any]], Any]
+        if not keep:
+            return lambda cores: np.asarray(math.prod([factor0, *(cores[k] for k in scalars)]))
+        if sym is not None and self.gram_pays and copies_identical:
+            contract = functools.partial(gram, sym)
+        elif self.passthrough:
+            contract = operator.itemgetter(0)
+        elif self.small and len(keep) <= 3:  # C einsum is slow over more operands
+            equation = self.equation
+            contract = lambda cs: np.einsum(equation, *cs)  # noqa: E731
+        else:
+            contract = _numpy_path(self.expression, self.equation, self.operand_shapes)
+        fresh = len(keep) >= 2  # a product of two or more arrays is a new array: scaled in place
+
+        def run(cores: Sequence[Any]) -> Any:
+            factor = factor0
+            if scalars:
+                for k in scalars:
+                    factor = factor * cores[k]
+                factor = float(factor)
+                cores = [cores[k] for k in keep]
+            core = contract(cores)
+            if factor != 1.0:
+                if fresh and type(core) is np.ndarray:
+                    np.multiply(core, factor, out=core, casting="unsafe")
+                else:
+                    core = core * factor
+            return core
+
+        return run
 
     def temporary_elements(self) -> int:
         """Elements of the intermediates made on the way to the result (an upper estimate).
@@ -266,11 +402,13 @@ def plan_contraction(
     letters = {c: n for term, shape in zip(terms, shapes, strict=True)
                for c, n in zip(term, shape, strict=True)}
     small = len(terms) <= 4 and math.prod(letters.values()) <= _SMALL
+    gram_pays = symmetric is not None and core_shape[0] >= MIN_SIDE and \
+        core_shape[0] ** 2 * math.prod(letters[c] for c in symmetric.summed) >= GRAM_MIN_WORK
     fake = np.broadcast_to(np.zeros(()), core_shape)
     template = CTensor(fake, out_axes, axis_map)
     return ContractionPlan(equation, expression, factor, tuple(axis_map), tuple(out_axes),
                            passthrough, core_shape, tuple(shapes), tuple(scalars), symmetric,
-                           small, template)
+                           small, template, gram_pays)
 
 
 def contract_labelled(

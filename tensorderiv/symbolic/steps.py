@@ -1,0 +1,339 @@
+"""Evaluation steps on values: functions, sums, checks, and a program's numpy step list.
+
+Each node kind's computation on values lives here, with the checks every result goes through
+(issue 13's hardening): a function's domain before its kernel runs and the finiteness of its
+result (skipped for the functions in :data:`FINITE_ON_FINITE`, whose result is finite whenever
+their finite argument is in their domain), and the finiteness of every product and sum, each a
+:class:`~tensorderiv.core.errors.DomainError` naming the step. :func:`apply_node` and
+:func:`add_terms` act on c-tensors (any array library); :class:`Steps` is the compiled numpy form
+of a whole program: every structural choice is made once from the shapes, and a run moves only
+the cores through a list of slots.
+
+Example:
+    >>> import numpy as np
+    >>> import tensorderiv as td
+    >>> from tensorderiv.core.ctensor import CTensor
+    >>> x = td.var("x", (2,))
+    >>> node = td.tanh(x).node
+    >>> apply_node(node, CTensor(np.array([0.0, 1.0]), ["i"])).core
+    array([0.        , 0.76159416])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..core import backends
+from ..core.axes import Axis
+from ..core.contract import ContractionPlan
+from ..core.ctensor import CTensor, cancelled_scale, linear_combination, without_deltas
+from ..core.errors import DomainError
+from ..core.progress import track
+from .functions import FUNCTIONS, describe_argument
+from .nodes import Apply, Einsum, Node, Sum, Var
+
+__all__ = ["FINITE_ON_FINITE", "Steps", "UnplannedError", "add_terms", "apply_node", "positional"]
+
+
+def positional(shape: tuple[int, ...]) -> list[Axis]:
+    """Axes named by position, for a node's value (its axes are the node's own)."""
+    return [Axis(p, n) for p, n in enumerate(shape)]
+
+
+#: element-wise functions whose value is finite wherever a finite argument is in their domain
+#: (checked before the kernel runs): their results need no finiteness pass, since every value
+#: and intermediate they can be given is finite (each is checked or is one of these)
+FINITE_ON_FINITE = frozenset({"sin", "cos", "tanh", "sigmoid", "relu", "step", "sign", "abs",
+                              "softplus", "sqrt", "log"})
+
+
+def apply_node(n: Apply, arg: CTensor) -> CTensor:
+    """``n.fn`` of ``arg``, the value of ``n``'s argument, as a c-tensor (checked)."""
+    f = FUNCTIONS[n.fn]
+    if f.elementwise:
+        if not f.zero_preserving:
+            arg = without_deltas(arg)
+        values = arg.core
+    else:
+        values = arg.dense()
+    out = _apply_values(n, values)
+    if f.elementwise:
+        return CTensor(out, arg.axes, arg.axis_map)
+    return CTensor(out, positional(n.shape))
+
+
+def _apply_values(n: Apply, values: Any) -> Any:
+    """``n.fn`` of ``values`` (a core, or the dense argument): domain and finiteness checked."""
+    f = FUNCTIONS[n.fn]
+    if isinstance(values, np.generic):  # a contraction to a scalar: checked like an array
+        values = np.asarray(values)
+    if f.domain is not None and isinstance(values, np.ndarray):
+        problem = f.domain(values, n.params)
+        if problem:
+            raise DomainError(problem + describe_argument(n.arg))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        out = backends.call_kernel(n.fn, f.kernel, f.array_kernel, values, n.params)
+        if isinstance(values, np.ndarray):
+            return _checked(n, f, values, np.asarray(out, dtype=values.dtype))
+    return out
+
+
+def _checked(n: Apply, f: Any, values: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` = ``n.fn(values)``, or DomainError naming its first non-finite entry."""
+    if not (f.elementwise and n.fn in FINITE_ON_FINITE) and \
+            not math.isfinite(np.add.reduce(out, None)):  # one pass; exact check only on doubt
+        bad = ~np.isfinite(out)
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            seen = f"; the input there is {float(values[at])!r}" if f.elementwise else ""
+            if np.isnan(out[at]):
+                raise DomainError(f"{n.fn} is undefined (nan) at index {at}{seen}"
+                                  f"{describe_argument(n.arg)}")
+            raise DomainError(f"{n.fn} overflowed: its result is {float(out[at])!r} at index "
+                              f"{at}{seen}; {values.dtype} cannot hold it (rescale the inputs)")
+    return out
+
+
+def _numpy_apply(n: Apply) -> Callable[[Any], Any]:
+    """``n.fn`` of a numpy core, as :func:`_apply_values` computes it (the caller sets errstate)."""
+    f = FUNCTIONS[n.fn]
+    kernel, domain, params = f.kernel, f.domain, n.params
+
+    def run(values: Any) -> Any:
+        if type(values) is not np.ndarray:  # a contraction to a scalar: checked like an array
+            values = np.asarray(values)
+        if domain is not None:
+            problem = domain(values, params)
+            if problem:
+                raise DomainError(problem + describe_argument(n.arg))
+        return _checked(n, f, values, np.asarray(kernel(values, params), dtype=values.dtype))
+
+    return run
+
+
+def finite(ct: CTensor, what: str) -> None:
+    """DomainError when ``ct``'s core has a non-finite entry: ``what`` overflowed."""
+    _finite_core(ct.core, what)
+
+
+def _finite_core(core: Any, what: str) -> None:
+    if isinstance(core, np.generic):  # a contraction to a scalar is checked too
+        core = np.asarray(core)
+    if not isinstance(core, np.ndarray):
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = core.sum()  # one pass, no temporary; inf/nan propagate (or a rare overflow)
+    if np.isfinite(total) or np.all(np.isfinite(core)):
+        return
+    raise DomainError(f"{what} overflowed to {float(core[~np.isfinite(core)][0])!r}; "
+                      f"{core.dtype} cannot hold the result (rescale the inputs)")
+
+
+def add_terms(pairs: list[tuple[float, CTensor]]) -> CTensor:
+    """``Σ cₖ tₖ``; terms of one structure add in place into one new array (no temporaries)."""
+    # constant fills (every axis redundant, e.g. the 1 of 1 - tanh²) add as a scalar
+    fill = 0.0
+    rest = []
+    for c, t in pairs:
+        if isinstance(t.core, np.ndarray) and t.core.ndim == 0 and \
+                all(m is None for m in t.axis_map):
+            fill += c * float(t.core)
+        else:
+            rest.append((c, t))
+    if not rest:
+        return linear_combination(pairs)
+    first = rest[0][1]
+    same = all(t.axis_map == first.axis_map and t.core.shape == first.core.shape
+               for _, t in rest)
+    if not same or not all(isinstance(t.core, np.ndarray) for _, t in rest) or \
+            (fill != 0.0 and first.has_deltas):
+        return linear_combination(pairs)
+    dtype = np.result_type(*[t.core.dtype for _, t in pairs])
+    c0, t0 = rest[0]
+    core = np.multiply(t0.core, c0, dtype=dtype) if c0 != 1.0 else np.array(t0.core, dtype=dtype)
+    for c, t in rest[1:]:
+        if c == 1.0:
+            core += t.core
+        elif c == -1.0:
+            core -= t.core
+        else:
+            core += c * t.core
+    if fill != 0.0:
+        core += fill
+    return CTensor(core, first.axes, first.axis_map, first.wrt, cancelled_scale(core, pairs))
+
+
+class UnplannedError(Exception):
+    """A step whose result's structure differs from the one worked out from the shapes."""
+
+
+Step = Callable[[list[Any]], None]
+
+
+def _same_structure(a: CTensor, b: CTensor) -> bool:
+    return a.axis_map == b.axis_map and a.core.shape == b.core.shape
+
+
+class Steps:
+    """A program's numpy run as a list of steps over cores, every structural choice made once.
+
+    The structure of every intermediate (its axes, axis map and core shape) follows from the
+    shapes alone, so it is worked out when the program is compiled (``Program.estimate``);
+    a run then moves only the cores through a list of slots, one per node: each step reads its
+    operands' slots, calls a kernel chosen in advance (a contraction's path, an element-wise
+    function, an in-place sum) and checks its result as the general path does, and each
+    slot is freed after its last use. Only the outputs become c-tensors, over templates.
+    """
+
+    def __init__(self, order: Sequence[Node], roots: Sequence[Node],
+                 drop: Sequence[Sequence[Node]], plans: Mapping[Node, ContractionPlan],
+                 constant: Callable[[Einsum], CTensor], structure: Mapping[Node, CTensor],
+                 dtype: np.dtype) -> None:
+        slot = {n: i for i, n in enumerate(order)}
+        self.size = len(order)
+        self.inputs: list[tuple[int, str]] = []
+        self.constants: list[tuple[int, Any]] = []
+        steps: list[tuple[Step | None, tuple[int, ...]]] = []
+        self.outputs: list[tuple[int, CTensor, int | None]] = []
+        extra: dict[Node, int] = {}  # an output sum's cancelled scale goes to a slot of its own
+        for r in roots:
+            if isinstance(r, Sum) and r not in extra:
+                extra[r] = self.size + len(extra)
+        for i, n in enumerate(order):
+            s = slot[n]
+            free = tuple(slot[d] for d in drop[i])
+            if isinstance(n, Var):
+                self.inputs.append((s, n.name))
+                steps.append((None, free))  # loaded before the steps (one step per node)
+                continue
+            if isinstance(n, Einsum) and n.is_constant:
+                self.constants.append((s, constant(n).core))
+                steps.append((None, free))
+                continue
+            if isinstance(n, Einsum):
+                step = self._einsum(n, plans[n], s, [slot[t] for t, _ in n.terms])
+            elif isinstance(n, Sum):
+                step = self._sum(n, structure, s, slot, extra.get(n))
+            elif isinstance(n, Apply):
+                step = self._apply(n, structure[n.arg], structure[n], s, slot[n.arg])
+            else:  # pragma: no cover - the node set is closed
+                raise UnplannedError(type(n).__name__)
+            steps.append((step, free))
+        self.steps = steps
+        self.outputs = [(slot[r], structure[r], extra.get(r)) for r in roots]
+        self.slots = self.size + len(extra)
+
+    @staticmethod
+    def _einsum(n: Einsum, plan: ContractionPlan, s: int, args: list[int]) -> Step:
+        sym = plan.symmetric
+        same = sym is not None and \
+            n.terms[plan.original_operand(sym.first)][0] is \
+            n.terms[plan.original_operand(sym.second)][0]
+        kernel = plan.numpy_kernel(same)
+        if len(args) == 1:
+            a0 = args[0]
+
+            def step(buf: list[Any]) -> None:
+                core = kernel((buf[a0],))
+                if not math.isfinite(np.add.reduce(core, None)):
+                    _finite_core(core, "a product (einsum) of finite values")
+                buf[s] = core
+        else:
+            def step(buf: list[Any]) -> None:
+                core = kernel([buf[a] for a in args])
+                if not math.isfinite(np.add.reduce(core, None)):
+                    _finite_core(core, "a product (einsum) of finite values")
+                buf[s] = core
+        return step
+
+    @staticmethod
+    def _apply(n: Apply, arg: CTensor, result: CTensor, s: int, a: int) -> Step:
+        f = FUNCTIONS[n.fn]
+        as_core = arg.axis_map == tuple(range(arg.core.ndim)) if not f.elementwise else \
+            f.zero_preserving or not arg.has_deltas
+        if as_core:  # the function acts on the argument's core itself
+            kernel = _numpy_apply(n)
+
+            def step(buf: list[Any]) -> None:
+                buf[s] = kernel(buf[a])
+        else:  # deltas to materialise, or a compact argument to make dense: the general path
+            def step(buf: list[Any]) -> None:
+                ct = apply_node(n, CTensor._trusted(buf[a], arg))
+                if not _same_structure(ct, result):  # pragma: no cover - mirrors estimate()
+                    raise UnplannedError(n.fn)
+                buf[s] = ct.core
+        return step
+
+    @staticmethod
+    def _sum(n: Sum, structure: Mapping[Node, CTensor], s: int, slot: Mapping[Node, int],
+             cancel: int | None) -> Step:
+        result = structure[n]
+        terms = [(c, slot[t], structure[t]) for c, t in n.terms]
+        fills = [(c, j) for c, j, t in terms
+                 if t.core.ndim == 0 and all(m is None for m in t.axis_map)]
+        rest = [(c, j) for c, j, t in terms
+                if not (t.core.ndim == 0 and all(m is None for m in t.axis_map))]
+        simple = bool(rest) and cancel is None and \
+            all(_same_structure(t, result) for c, j, t in terms if (c, j) in rest) and \
+            not (fills and result.has_deltas)
+        if not simple:  # restructured terms, or an output (its cancelled scale): general
+            def general(buf: list[Any]) -> None:
+                ct = add_terms([(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
+                if not math.isfinite(np.add.reduce(ct.core, None)):
+                    _finite_core(ct.core, "a sum of finite values")
+                if not _same_structure(ct, result):
+                    raise UnplannedError("sum")
+                buf[s] = ct.core
+                if cancel is not None:
+                    buf[cancel] = ct.cancelled
+            return general
+        (c0, j0), more = rest[0], rest[1:]
+
+        def step(buf: list[Any]) -> None:
+            dtype = np.result_type(*[buf[j].dtype for _, j in rest],
+                                   *[buf[j].dtype for _, j in fills])
+            t0 = buf[j0]
+            core = np.multiply(t0, c0, dtype=dtype) if c0 != 1.0 else np.array(t0, dtype=dtype)
+            for c, j in more:
+                if c == 1.0:
+                    core += buf[j]
+                elif c == -1.0:
+                    core -= buf[j]
+                else:
+                    core += c * buf[j]
+            fill = 0.0
+            for c, j in fills:
+                fill += c * float(buf[j])
+            if fill != 0.0:
+                core += fill
+            if not math.isfinite(np.add.reduce(core, None)):
+                _finite_core(core, "a sum of finite values")
+            buf[s] = core
+        return step
+
+    def run(self, arrays: Mapping[str, Any], dtype: np.dtype, what: str) -> tuple[CTensor, ...]:
+        """The outputs' c-tensors for these (checked, numpy) values."""
+        buf: list[Any] = [None] * self.slots
+        for s, name in self.inputs:
+            buf[s] = arrays[name]
+        for s, core in self.constants:
+            buf[s] = core
+        for step, free in track(self.steps, desc=f"evaluating {what}"):  # a bar if long
+            if step is not None:
+                step(buf)
+            for d in free:
+                buf[d] = None
+        out = []
+        for s, tmpl, cancel in self.outputs:
+            core = buf[s]
+            if core.dtype != dtype and isinstance(core, np.ndarray):
+                core = core.astype(dtype)
+            ct = CTensor._trusted(core, tmpl)
+            if cancel is not None:
+                ct.cancelled = buf[cancel]
+            out.append(ct)
+        return tuple(out)
