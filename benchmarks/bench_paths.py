@@ -1,8 +1,8 @@
 """Contraction-path search against evaluation: order 3 of stacked ``tanh(A @ ·)`` layers.
 
 Issue 12's case: the third derivative of ``sum(tanh(A @ tanh(A @ … tanh(A @ x))))`` (L layers, a
-4-vector) makes einsums of up to ~100 operands; opt_einsum's exhaustive searches are exponential
-in that count, so the path search once took 7.8 s of a 12 s evaluation. tensorderiv picks the
+4-vector) made einsums of up to 96 operands; opt_einsum's exhaustive searches are exponential in
+that count, so the path search once took 7.8 s of a 12 s evaluation. tensorderiv picks the
 optimizer by operand count (exhaustive for few, greedy beyond) and caches plans by structure
 (equation and shapes), so this prints, per depth: derive time, the time of the first evaluation,
 the part of it spent in ``opt_einsum.contract_path`` (path search), a second evaluation (plans
@@ -15,6 +15,8 @@ The third derivative is checked against JAX (``jacfwd`` three times) when it is 
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from typing import Any
@@ -24,7 +26,7 @@ import opt_einsum as oe
 
 import tensorderiv as td
 
-oe_contract = sys.modules["opt_einsum.contract"]  # the module (opt_einsum.contract is a function)
+contract_module = sys.modules["tensorderiv.core.contract"]  # (td.contract is a function)
 
 
 def text(layers: int) -> str:
@@ -36,29 +38,35 @@ def text(layers: int) -> str:
 
 
 class PathClock:
-    """Total time spent in ``opt_einsum.contract_path`` while active (wraps it in place)."""
+    """Time spent searching paths while active: the cache misses of ``core.paths.search``.
+
+    Wraps the ``search`` that ``core/contract.py`` calls; a miss is a search (opt_einsum's path
+    optimizer and the pairwise steps), a hit is a dictionary lookup and is not counted.
+    """
 
     def __init__(self) -> None:
         self.total = 0.0
         self.calls = 0
-        self._orig = oe_contract.contract_path
+        self._orig = contract_module.search
 
     def __enter__(self) -> PathClock:
         orig = self._orig
 
         def timed(*args: Any, **kwargs: Any) -> Any:
+            misses = orig.cache_info().misses
             t0 = time.perf_counter()
             try:
                 return orig(*args, **kwargs)
             finally:
-                self.total += time.perf_counter() - t0
-                self.calls += 1
+                if orig.cache_info().misses != misses:
+                    self.total += time.perf_counter() - t0
+                    self.calls += 1
 
-        oe_contract.contract_path = timed
+        contract_module.search = timed
         return self
 
     def __exit__(self, *exc: object) -> None:
-        oe_contract.contract_path = self._orig
+        contract_module.search = self._orig
 
 
 def jax_third(layers: int, A: np.ndarray, x: np.ndarray) -> np.ndarray | None:
@@ -82,7 +90,7 @@ def measure(layers: int, n: int = 4, seed: int = 0) -> dict[str, Any]:
     """One depth: times in seconds and the path-search share (see the module docstring)."""
     rng = np.random.default_rng(seed)
     A, x = rng.normal(size=(n, n)) / np.sqrt(n), rng.normal(size=n)
-    td.core.contract._plan.cache_clear()
+    td.core.paths.search.cache_clear()  # every depth pays its own searches
     t0 = time.perf_counter()
     d = td.derive(text(layers), "x", order=3, shapes={"A": (n, n), "x": (n,)})
     t_derive = time.perf_counter() - t0
@@ -105,16 +113,38 @@ def measure(layers: int, n: int = 4, seed: int = 0) -> dict[str, Any]:
             "checked": ref is not None}
 
 
+def lines(records: list[dict[str, Any]]) -> list[str]:
+    """The records as Markdown lines (the README's section)."""
+    rows = ["| layers | derive | first call | of it path search (searches) | share | second "
+            "call | most operands |", "|---|---|---|---|---|---|---|"]
+    for r in records:
+        rows.append(f"| {r['layers']} | {r['derive_s'] * 1e3:.0f} ms | {r['first_s'] * 1e3:.0f} ms"
+                    f" | {r['path_s'] * 1e3:.0f} ms ({r['path_calls']}) | {r['path_share']:.0%} | "
+                    f"{r['second_s'] * 1e3:.1f} ms | {r['most_operands']} |")
+    return rows
+
+
 def main(argv: list[str]) -> int:
-    """Print one line per depth."""
+    """Print one line per depth (``--json FILE`` also writes the records)."""
+    out = None
+    if "--json" in argv:
+        k = argv.index("--json")
+        out, argv = argv[k + 1], argv[:k] + argv[k + 2:]
     depths = [int(a) for a in argv] or [4, 8, 16]
+    if hasattr(os, "sched_setaffinity"):  # one core, as the suite's workers
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     print(f"opt_einsum {oe.__version__}; order 3 of stacked tanh(A @ ·) on a 4-vector")
     print("layers  derive   first-call  path-search (calls)  share  second-call  most-operands")
+    records = []
     for k in depths:
         r = measure(k)
+        records.append(r)
         print(f"{k:6d}  {r['derive_s']:6.2f}s  {r['first_s']:9.3f}s  {r['path_s']:9.3f}s "
               f"({r['path_calls']:4d})  {r['path_share']:5.1%}  {r['second_s'] * 1e3:9.2f}ms  "
               f"{r['most_operands']:5d}  {'checked against JAX' if r['checked'] else ''}")
+    if out:
+        with open(out, "w") as fh:
+            json.dump(records, fh, indent=1)
     return 0
 
 

@@ -6,8 +6,9 @@ identifying labels (two full axes that read one core axis are one index), redund
 summed become a factor of their size, and nothing is materialised. Labels may be any hashable:
 they are turned into opt_einsum symbols only at the call, so there is no 52-letter limit.
 
-Plans are cached: repeated contractions with the same equation and core shapes reuse one
-``opt_einsum.ContractExpression`` (a bounded cache of plans, never of arrays).
+Paths are searched once per structure: repeated contractions with the same equation and core
+shapes reuse one path (:mod:`~tensorderiv.core.paths`: a bounded cache of paths, never of
+arrays), whose search is chosen by the operand count so that it stays bounded.
 
 Example — the neural-network chain rule ∂L/∂W = ∂Z/∂W · ∂L/∂Z (notes A.61) for Z = Wᵀa:
 
@@ -40,6 +41,8 @@ from .axes import Axis
 from .ctensor import CTensor
 from .errors import DenseLimitError, LabelError, ShapeError
 from .options import get_dense_limit
+from .paths import Path, canonical, choose_optimizer, search
+from .paths import cache_info as paths_cache_info
 from .symmetric import MIN_SIDE, GramSpec, gram, gram_pattern
 
 __all__ = ["ContractionPlan", "cache_info", "contract", "contract_labelled", "plan_contraction"]
@@ -54,14 +57,9 @@ _SMALL = 20_000
 GRAM_MIN_WORK = 1 << 24
 
 
-@functools.lru_cache(maxsize=1024)
-def _plan(equation: str, shapes: tuple[tuple[int, ...], ...], optimize: str) -> Any:
-    return oe.contract_expression(equation, *shapes, optimize=optimize)
-
-
 def cache_info() -> Any:
-    """Hits and misses of the contraction-plan cache (``functools.lru_cache`` statistics)."""
-    return _plan.cache_info()
+    """Hits and misses of the path cache (plans are cached by structure: equation and shapes)."""
+    return paths_cache_info()
 
 
 def _matmul_step(einsum_str: str, removed: Iterable[str],
@@ -126,21 +124,23 @@ def _product_step(einsum_str: str, size: dict[str, int]) -> Callable[[Any, Any],
     return lambda a, b: np.multiply(a.reshape(left), b.reshape(right))
 
 
-def _numpy_path(expression: Any, equation: str,
-                shapes: Sequence[tuple[int, ...]]) -> Callable[[Sequence[Any]], Any]:
-    """opt_einsum's planned path as a plain loop over numpy calls, every choice made once.
+def _numpy_path(path: Path) -> Callable[[Sequence[Any]], Any]:
+    """A path as a plain loop over numpy calls, every choice made once.
 
-    The same pairwise steps as ``expression`` (C einsum, or BLAS through ``matmul`` where
-    opt_einsum would call ``tensordot``), without its per-call argument parsing and dispatch.
+    Each pairwise step is one broadcast ``multiply`` when it sums nothing, one ``matmul``
+    between precomputed transposes and reshapes where opt_einsum would call ``tensordot``
+    (a BLAS product), and C einsum otherwise; nothing is parsed or dispatched per call.
     """
-    size = {c: n for term, shape in zip(equation.split("->")[0].split(","), shapes, strict=True)
+    size = {c: n for term, shape in zip(path.equation.split("->")[0].split(","), path.shapes,
+                                        strict=True)
             for c, n in zip(term, shape, strict=True)}
     plan: list[tuple[tuple[int, ...], Callable[..., Any]]] = []
-    for inds, removed, einsum_str, _, blas in expression.contraction_list:
-        fn = _product_step(einsum_str, size)
-        if fn is None and blas and "EINSUM" not in blas and einsum_str.count(",") == 1:
-            fn = _matmul_step(einsum_str, removed, size)
-        plan.append((tuple(inds), fn or functools.partial(np.einsum, einsum_str)))
+    for step in path.steps:
+        fn = _product_step(step.equation, size)
+        if fn is None and step.blas and "EINSUM" not in str(step.blas) and \
+                step.equation.count(",") == 1:
+            fn = _matmul_step(step.equation, step.removed, size)
+        plan.append((step.positions, fn or functools.partial(np.einsum, step.equation)))
 
     def run(cores: Sequence[Any]) -> Any:
         operands = list(cores)
@@ -176,12 +176,13 @@ class _Classes:
 class ContractionPlan:
     """A contraction worked out from structure alone (labels, axis maps, core shapes).
 
-    ``run(cores)`` evaluates it on cores of those shapes; the opt_einsum expression inside is
-    built once, so a compiled derivative pays for planning only on its first evaluation.
+    ``run(cores)`` evaluates it on cores of those shapes; the path inside is searched once (and
+    shared by every plan of the same structure), so a compiled derivative pays for planning
+    only when it is compiled.
     """
 
     equation: str
-    expression: Any
+    path: Path | None  # None when nothing is contracted (the operand passes through)
     factor: float
     axis_map: tuple[int | None, ...]
     out_axes: tuple[Axis, ...]
@@ -192,7 +193,30 @@ class ContractionPlan:
     symmetric: GramSpec | None = None
     small: bool = False  # few multiply-adds in all: numpy's C einsum, no path
     template: CTensor | None = None  # the result's axes, checked once
+    operand_order: tuple[int, ...] = ()  # the cores' order in :attr:`path` (normal order)
     gram_pays: bool = False  # large enough that the symmetric path beats the full product
+
+    @functools.cached_property
+    def expression(self) -> Any:
+        """opt_einsum's compiled expression of :attr:`path` (for other array libraries)."""
+        if self.path is None:
+            return None
+        expression = oe.contract_expression(self.path.equation, *self.path.shapes,
+                                            optimize=[tuple(p) for p in self.path.pairs])
+        order = self.operand_order
+        return lambda *cores, **kw: expression(*[cores[k] for k in order], **kw)
+
+    @functools.cached_property
+    def _numpy(self) -> Callable[[Sequence[Any]], Any]:
+        run, order = _numpy_path(self.path), self.operand_order
+        if order == tuple(range(len(order))):
+            return run
+        return lambda cores: run([cores[k] for k in order])
+
+    @property
+    def optimizer(self) -> str | None:
+        """The path search that planned this contraction (None when nothing is contracted)."""
+        return None if self.path is None else self.path.optimizer
 
     def original_operand(self, k: int) -> int:
         """The position among the operands given of the k-th core in :attr:`equation`."""
@@ -231,6 +255,8 @@ class ContractionPlan:
             core = cores[0]
         elif self.small and backend == "auto" and all(type(c) is np.ndarray for c in cores):
             core = np.einsum(self.equation, *cores)  # tiny: C einsum beats planning overhead
+        elif backend == "auto" and all(type(c) is np.ndarray for c in cores):
+            core = self._numpy(cores)
         else:
             core = self.expression(*cores, backend=backend)
         if isinstance(factor, np.ndarray | np.generic):
@@ -270,7 +296,7 @@ class ContractionPlan:
             equation = self.equation
             contract = lambda cs: np.einsum(equation, *cs)  # noqa: E731
         else:
-            contract = _numpy_path(self.expression, self.equation, self.operand_shapes)
+            contract = self._numpy
         fresh = len(keep) >= 2  # a product of two or more arrays is a new array: scaled in place
 
         def run(cores: Sequence[Any]) -> Any:
@@ -296,15 +322,9 @@ class ContractionPlan:
         Two intermediates are alive at a step at most (its operand and its result), so this is
         the sum of the two largest intermediate results, the final one excluded.
         """
-        if self.expression is None:
+        if self.path is None:
             return 0
-        lhs = self.equation.split("->")[0].split(",")
-        size: dict[str, int] = {}
-        for term, shape in zip(lhs, self.operand_shapes, strict=True):
-            size.update(zip(term, shape, strict=True))
-        steps = getattr(self.expression, "contraction_list", [])[:-1]
-        made = sorted((math.prod(size[c] for c in step[2].split("->")[1]) for step in steps),
-                      reverse=True)
+        made = sorted((step.size for step in self.path.steps[:-1]), reverse=True)
         return sum(made[:2])
 
 
@@ -377,9 +397,14 @@ def plan_contraction(
     rhs = "".join(sym(r) for r in out_core)
     equation = ",".join(terms) + "->" + rhs
     passthrough = len(terms) == 1 and terms[0] == rhs
-    if optimize == "auto":  # bounded search: exhaustive for few operands, greedy for many
-        optimize = "auto" if len(terms) <= 8 else "greedy"
-    expression = None if passthrough else _plan(equation, tuple(shapes), optimize)
+    letters = {c: n for term, shape in zip(terms, shapes, strict=True)
+               for c, n in zip(term, shape, strict=True)}
+    if optimize == "auto":  # bounded: exhaustive for few operands, greedy for many (paths.py)
+        optimize = choose_optimizer(len(terms), math.prod(letters.values()))
+    path, order = None, tuple(range(len(terms)))
+    if not passthrough:  # searched in a normal operand order: one search per structure
+        key, key_shapes, order = canonical(equation, shapes)
+        path = search(key, key_shapes, optimize)
     # an output class no core carries is a pure delta when several output axes share it
     # (an implicit axis of ones), and redundant (constant) when only one does
     axis_map: list[int | None] = []
@@ -399,16 +424,14 @@ def plan_contraction(
         out_axes = [first[lab] for lab in out]
     core_shape = tuple(sizes[r][0] for r in out_core)
     symmetric = None if passthrough else gram_pattern(equation, shapes)
-    letters = {c: n for term, shape in zip(terms, shapes, strict=True)
-               for c, n in zip(term, shape, strict=True)}
     small = len(terms) <= 4 and math.prod(letters.values()) <= _SMALL
     gram_pays = symmetric is not None and core_shape[0] >= MIN_SIDE and \
         core_shape[0] ** 2 * math.prod(letters[c] for c in symmetric.summed) >= GRAM_MIN_WORK
     fake = np.broadcast_to(np.zeros(()), core_shape)
     template = CTensor(fake, out_axes, axis_map)
-    return ContractionPlan(equation, expression, factor, tuple(axis_map), tuple(out_axes),
+    return ContractionPlan(equation, path, factor, tuple(axis_map), tuple(out_axes),
                            passthrough, core_shape, tuple(shapes), tuple(scalars), symmetric,
-                           small, template, gram_pays)
+                           small, template, gram_pays=gram_pays, operand_order=order)
 
 
 def contract_labelled(

@@ -300,8 +300,10 @@ class Program:
         """Evaluate every node given at compile time, in that order, in one pass."""
         arrays, dtype = check_values(values, self.needed, self.allowed, self.what)
         numpy = dtype.kind == "f" and all(type(a) is np.ndarray for a in arrays.values())
-        if numpy:
-            self.check_budget(dtype)  # lazy or device arrays (dask, …) hold no memory here
+        if numpy:  # lazy or device arrays (dask, …) hold no memory here
+            est = self._estimates.get(dtype.str)
+            if est is None or est.peak > get_dense_limit():
+                self.check_budget(dtype)
         # numpy's overflow warnings stay inside: every result is checked and a non-finite one
         # raises DomainError naming the step, so a warning would only repeat it in numpy's words
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):

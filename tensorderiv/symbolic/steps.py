@@ -30,7 +30,13 @@ import numpy as np
 from ..core import backends
 from ..core.axes import Axis
 from ..core.contract import ContractionPlan
-from ..core.ctensor import CTensor, cancelled_scale, linear_combination, without_deltas
+from ..core.ctensor import (
+    CTensor,
+    cancelled_scale,
+    expand_core,
+    linear_combination,
+    without_deltas,
+)
 from ..core.errors import DomainError
 from ..core.progress import track
 from .functions import FUNCTIONS, describe_argument
@@ -178,6 +184,43 @@ def _same_structure(a: CTensor, b: CTensor) -> bool:
     return a.axis_map == b.axis_map and a.core.shape == b.core.shape
 
 
+#: a term restructured for a sum is gathered by a precomputed index map up to this many entries
+GATHER_MAX = 1 << 16
+
+
+def _gather_map(term: CTensor, result: CTensor) -> tuple[np.ndarray, bool] | bool | None:
+    """How to read ``term``'s core in ``result``'s core layout, as a flat index map.
+
+    ``restructure`` materialises deltas and broadcasts through generic code on every call; the
+    map does the same as one gather (index 0 of an extended core is the exact zero off a
+    delta's diagonal). False when the result is too large for a map (the general sum runs).
+    """
+    if math.prod(result.core.shape) > GATHER_MAX:
+        return False
+    groups = [[p for p, c in enumerate(result.axis_map) if c == k]
+              for k in range(result.core.ndim)]
+    if any(not g for g in groups):
+        return False
+    reps = [g[0] for g in groups]
+    index = np.arange(1, math.prod(term.core.shape) + 1, dtype=np.intp).reshape(term.core.shape)
+    full = expand_core(index, [term.axis_map[p] for p in reps], [term.axes[p].size for p in reps])
+    full = np.ascontiguousarray(full)
+    if full.shape != result.core.shape:
+        return False
+    if full.all():
+        return full - 1, False
+    return full, True
+
+
+def _gathered(core: Any, gather: tuple[np.ndarray, bool], dtype: np.dtype) -> np.ndarray:
+    """``core`` read through a map of :func:`_gather_map`: a new array of ``dtype``."""
+    index, zeros = gather
+    flat = np.asarray(core, dtype=dtype).reshape(-1)
+    if zeros:
+        flat = np.concatenate((np.zeros(1, dtype=dtype), flat))
+    return flat[index]
+
+
 class Steps:
     """A program's numpy run as a list of steps over cores, every structural choice made once.
 
@@ -275,12 +318,16 @@ class Steps:
         terms = [(c, slot[t], structure[t]) for c, t in n.terms]
         fills = [(c, j) for c, j, t in terms
                  if t.core.ndim == 0 and all(m is None for m in t.axis_map)]
-        rest = [(c, j) for c, j, t in terms
-                if not (t.core.ndim == 0 and all(m is None for m in t.axis_map))]
-        simple = bool(rest) and cancel is None and \
-            all(_same_structure(t, result) for c, j, t in terms if (c, j) in rest) and \
-            not (fills and result.has_deltas)
-        if not simple:  # restructured terms, or an output (its cancelled scale): general
+        rest: list[tuple[float, int, Any]] = []  # (coefficient, slot, gather map or None)
+        for c, j, t in terms:
+            if t.core.ndim == 0 and all(m is None for m in t.axis_map):
+                continue
+            gather = None if _same_structure(t, result) else _gather_map(t, result)
+            if gather is False:
+                rest = []
+                break
+            rest.append((c, j, gather))
+        if not rest or (fills and result.has_deltas):  # the general sum (restructures)
             def general(buf: list[Any]) -> None:
                 ct = add_terms([(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
                 if not math.isfinite(np.add.reduce(ct.core, None)):
@@ -291,20 +338,25 @@ class Steps:
                 if cancel is not None:
                     buf[cancel] = ct.cancelled
             return general
-        (c0, j0), more = rest[0], rest[1:]
+        (c0, j0, g0), more = rest[0], rest[1:]
+        every = [j for _, j, _ in rest] + [j for _, j in fills]
 
         def step(buf: list[Any]) -> None:
-            dtype = np.result_type(*[buf[j].dtype for _, j in rest],
-                                   *[buf[j].dtype for _, j in fills])
-            t0 = buf[j0]
-            core = np.multiply(t0, c0, dtype=dtype) if c0 != 1.0 else np.array(t0, dtype=dtype)
-            for c, j in more:
+            dtype = np.result_type(*[buf[j].dtype for j in every])
+            t0 = buf[j0] if g0 is None else _gathered(buf[j0], g0, dtype)
+            if g0 is not None:
+                core = t0 if c0 == 1.0 else np.multiply(t0, c0, out=t0)
+            else:
+                core = np.multiply(t0, c0, dtype=dtype) if c0 != 1.0 else \
+                    np.array(t0, dtype=dtype)
+            for c, j, g in more:
+                t = buf[j] if g is None else _gathered(buf[j], g, dtype)
                 if c == 1.0:
-                    core += buf[j]
+                    core += t
                 elif c == -1.0:
-                    core -= buf[j]
+                    core -= t
                 else:
-                    core += c * buf[j]
+                    core += c * t
             fill = 0.0
             for c, j in fills:
                 fill += c * float(buf[j])
@@ -313,6 +365,9 @@ class Steps:
             if not math.isfinite(np.add.reduce(core, None)):
                 _finite_core(core, "a sum of finite values")
             buf[s] = core
+            if cancel is not None:  # an output: how far its terms cancelled (reduce's tolerance)
+                buf[cancel] = cancelled_scale(
+                    core, [(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
         return step
 
     def run(self, arrays: Mapping[str, Any], dtype: np.dtype, what: str) -> tuple[CTensor, ...]:
