@@ -21,7 +21,7 @@ LAYERS: dict[str, list[set[str]]] = {
              {"contract"}],
     "symbolic": [{"nodes"}, {"limits"}, {"simplify"}, {"functions"}, {"expr"}, {"subscripts"},
                  {"parse"},
-                 {"differentiate", "substitute", "reverse", "factor"}, {"values", "steps"},
+                 {"differentiate", "substitute", "reverse", "factor"}, {"values"}, {"steps"},
                  {"evaluate"},
                  {"derivative"}, {"multi"}],
     "forms": [{"structure", "layouts", "latex"}, {"rules"}, {"matrixform"}, {"reduce"},

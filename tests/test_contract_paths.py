@@ -108,3 +108,23 @@ def test_compiled_numpy_steps_equal_the_general_path(problem, order):
     general = f.program.run(values, backend="numpy")
     assert fast.axis_map == general.axis_map and fast.axes == general.axes
     np.testing.assert_allclose(fast.dense(), general.dense(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("text", "x", "match"), [
+    ("sum(tanh(x * x))", 1e200, "product|overflowed"),  # hidden by tanh unless checked
+    ("sum(tanh(x @ A @ x))", 1e160, "product|overflowed"),
+    ("sum(exp(x))", 800.0, "exp overflowed"),
+    ("sum(tanh(x * x + x * x))", 1e154, "overflowed"),  # each term finite, their sum is not
+])
+def test_compiled_runs_still_refuse_every_overflow(text, x, match):
+    """Finiteness passes are skipped only where magnitude bounds prove a result finite: an
+    overflow anywhere, even one a later tanh would hide, is still refused by name."""
+    values = {"x": np.full(3, x), "A": np.eye(3)}
+    shapes = {"x": (3,), "A": (3, 3)}
+    e = td.parse(text, {k: s for k, s in shapes.items() if k in text})
+    f = td.compile(e, td.derive(e, "x"))
+    with pytest.raises(td.DomainError, match=match):
+        f({k: v for k, v in values.items() if k in e.variables})
+    small = {k: (v / x if k == "x" else v) for k, v in values.items() if k in e.variables}
+    value, grad = f(small)  # the same program on tame values: no refusal, and every check skipped
+    assert np.isfinite(value.dense()).all() and np.isfinite(grad.dense()).all()

@@ -298,7 +298,8 @@ class Program:
 
     def run_all(self, values: Mapping[str, Any], backend: str = "auto") -> tuple[CTensor, ...]:
         """Evaluate every node given at compile time, in that order, in one pass."""
-        arrays, dtype = check_values(values, self.needed, self.allowed, self.what)
+        bounds: dict[str, float] = {}
+        arrays, dtype = check_values(values, self.needed, self.allowed, self.what, bounds)
         numpy = dtype.kind == "f" and all(type(a) is np.ndarray for a in arrays.values())
         if numpy:  # lazy or device arrays (dask, …) hold no memory here
             est = self._estimates.get(dtype.str)
@@ -313,7 +314,7 @@ class Program:
                     steps = self._compiled[dtype.str] = self._compile_steps(dtype)
                 if steps is not None:
                     try:
-                        return steps.run(arrays, dtype, self.what)
+                        return steps.run(arrays, dtype, self.what, bounds)
                     except UnplannedError:  # pragma: no cover - the estimate mirrors every step
                         self._compiled[dtype.str] = None
             return self._run_all(arrays, dtype, backend)

@@ -41,6 +41,7 @@ from ..core.errors import DomainError
 from ..core.progress import track
 from .functions import FUNCTIONS, describe_argument
 from .nodes import Apply, Einsum, Node, Sum, Var
+from .values import PROVEN, measure
 
 __all__ = ["FINITE_ON_FINITE", "Steps", "UnplannedError", "add_terms", "apply_node", "positional"]
 
@@ -104,21 +105,38 @@ def _checked(n: Apply, f: Any, values: np.ndarray, out: np.ndarray) -> np.ndarra
     return out
 
 
-def _numpy_apply(n: Apply) -> Callable[[Any], Any]:
-    """``n.fn`` of a numpy core, as :func:`_apply_values` computes it (the caller sets errstate)."""
+def _numpy_apply(n: Apply) -> Callable[[Any], tuple[np.ndarray, np.ndarray]]:
+    """``n.fn`` of a numpy core, its domain checked: (the values, the result).
+
+    The caller checks the result (under its own errstate).
+    """
     f = FUNCTIONS[n.fn]
     kernel, domain, params = f.kernel, f.domain, n.params
 
-    def run(values: Any) -> Any:
+    def run(values: Any) -> tuple[np.ndarray, np.ndarray]:
         if type(values) is not np.ndarray:  # a contraction to a scalar: checked like an array
             values = np.asarray(values)
         if domain is not None:
             problem = domain(values, params)
             if problem:
                 raise DomainError(problem + describe_argument(n.arg))
-        return _checked(n, f, values, np.asarray(kernel(values, params), dtype=values.dtype))
+        return values, np.asarray(kernel(values, params), dtype=values.dtype)
 
     return run
+
+
+def _exp_bound(b: float) -> float:
+    return math.exp(b) if b < 700.0 else math.inf
+
+
+#: a bound on each element-wise function's result from a bound b on its argument's magnitude
+RESULT_BOUNDS: dict[str, Callable[[float], float]] = {
+    "tanh": lambda b: 1.0, "sigmoid": lambda b: 1.0, "sin": lambda b: 1.0,
+    "cos": lambda b: 1.0, "step": lambda b: 1.0, "sign": lambda b: 1.0,
+    "relu": lambda b: b, "abs": lambda b: b, "softplus": lambda b: b + 1.0,
+    "sqrt": lambda b: math.sqrt(b) if b < math.inf else b, "square": lambda b: b * b,
+    "exp": _exp_bound,
+}
 
 
 def finite(ct: CTensor, what: str) -> None:
@@ -177,7 +195,7 @@ class UnplannedError(Exception):
     """A step whose result's structure differs from the one worked out from the shapes."""
 
 
-Step = Callable[[list[Any]], None]
+Step = Callable[[list[Any], list[float]], None]
 
 
 def _same_structure(a: CTensor, b: CTensor) -> bool:
@@ -240,6 +258,7 @@ class Steps:
         self.size = len(order)
         self.inputs: list[tuple[int, str]] = []
         self.constants: list[tuple[int, Any]] = []
+        self.constant_bounds: list[tuple[int, float]] = []
         steps: list[tuple[Step | None, tuple[int, ...]]] = []
         self.outputs: list[tuple[int, CTensor, int | None]] = []
         extra: dict[Node, int] = {}  # an output sum's cancelled scale goes to a slot of its own
@@ -255,6 +274,7 @@ class Steps:
                 continue
             if isinstance(n, Einsum) and n.is_constant:
                 self.constants.append((s, constant(n).core))
+                self.constant_bounds.append((s, abs(float(constant(n).core))))
                 steps.append((None, free))
                 continue
             if isinstance(n, Einsum):
@@ -277,20 +297,27 @@ class Steps:
             n.terms[plan.original_operand(sym.first)][0] is \
             n.terms[plan.original_operand(sym.second)][0]
         kernel = plan.numpy_kernel(same)
-        if len(args) == 1:
-            a0 = args[0]
+        # |result| <= |coefficient| · (terms summed) · Π max(1, |operand|): every partial sum
+        # of every pairwise step is bounded so too, so a finite bound proves them all finite
+        letters = dict(zip("".join(plan.equation.split("->")[0].split(",")),
+                           [n for shape in plan.operand_shapes for n in shape], strict=True))
+        summed = math.prod(letters.values()) / max(1, math.prod(
+            letters[c] for c in set(plan.equation.split("->")[1])))
+        scale = abs(plan.factor) * summed
 
-            def step(buf: list[Any]) -> None:
-                core = kernel((buf[a0],))
-                if not math.isfinite(np.add.reduce(core, None)):
+        def step(buf: list[Any], bnd: list[float]) -> None:
+            core = kernel([buf[a] for a in args])
+            b = scale
+            for a in args:
+                x = bnd[a]
+                if x > 1.0:
+                    b *= x
+            if not b < PROVEN:
+                b = measure(core)
+                if b < 0:
                     _finite_core(core, "a product (einsum) of finite values")
-                buf[s] = core
-        else:
-            def step(buf: list[Any]) -> None:
-                core = kernel([buf[a] for a in args])
-                if not math.isfinite(np.add.reduce(core, None)):
-                    _finite_core(core, "a product (einsum) of finite values")
-                buf[s] = core
+            buf[s] = core
+            bnd[s] = b
         return step
 
     @staticmethod
@@ -298,17 +325,26 @@ class Steps:
         f = FUNCTIONS[n.fn]
         as_core = arg.axis_map == tuple(range(arg.core.ndim)) if not f.elementwise else \
             f.zero_preserving or not arg.has_deltas
+        bound = RESULT_BOUNDS.get(n.fn) if f.elementwise else None
         if as_core:  # the function acts on the argument's core itself
             kernel = _numpy_apply(n)
 
-            def step(buf: list[Any]) -> None:
-                buf[s] = kernel(buf[a])
+            def step(buf: list[Any], bnd: list[float]) -> None:
+                values, out = kernel(buf[a])
+                b = math.inf if bound is None else bound(bnd[a])
+                if not b < PROVEN:
+                    b = measure(out)
+                    if b < 0:
+                        _checked(n, f, values, out)  # raises, naming the entry
+                buf[s] = out
+                bnd[s] = b
         else:  # deltas to materialise, or a compact argument to make dense: the general path
-            def step(buf: list[Any]) -> None:
+            def step(buf: list[Any], bnd: list[float]) -> None:
                 ct = apply_node(n, CTensor._trusted(buf[a], arg))
                 if not _same_structure(ct, result):  # pragma: no cover - mirrors estimate()
                     raise UnplannedError(n.fn)
                 buf[s] = ct.core
+                bnd[s] = math.inf if bound is None else bound(bnd[a])
         return step
 
     @staticmethod
@@ -328,20 +364,24 @@ class Steps:
                 break
             rest.append((c, j, gather))
         if not rest or (fills and result.has_deltas):  # the general sum (restructures)
-            def general(buf: list[Any]) -> None:
+            def general(buf: list[Any], bnd: list[float]) -> None:
                 ct = add_terms([(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
-                if not math.isfinite(np.add.reduce(ct.core, None)):
+                b = measure(ct.core)
+                if b < 0:
                     _finite_core(ct.core, "a sum of finite values")
                 if not _same_structure(ct, result):
                     raise UnplannedError("sum")
                 buf[s] = ct.core
+                bnd[s] = b
                 if cancel is not None:
                     buf[cancel] = ct.cancelled
             return general
         (c0, j0, g0), more = rest[0], rest[1:]
         every = [j for _, j, _ in rest] + [j for _, j in fills]
 
-        def step(buf: list[Any]) -> None:
+        weights = [(abs(c), j) for c, j, _ in rest] + [(abs(c), j) for c, j in fills]
+
+        def step(buf: list[Any], bnd: list[float]) -> None:
             dtype = np.result_type(*[buf[j].dtype for j in every])
             t0 = buf[j0] if g0 is None else _gathered(buf[j0], g0, dtype)
             if g0 is not None:
@@ -362,24 +402,42 @@ class Steps:
                 fill += c * float(buf[j])
             if fill != 0.0:
                 core += fill
-            if not math.isfinite(np.add.reduce(core, None)):
-                _finite_core(core, "a sum of finite values")
+            b = 0.0
+            for w, j in weights:  # |Σ cₖ tₖ| <= Σ |cₖ| |tₖ|
+                b += w * bnd[j]
+            if not b < PROVEN:
+                b = measure(core)
+                if b < 0:
+                    _finite_core(core, "a sum of finite values")
             buf[s] = core
+            bnd[s] = b
             if cancel is not None:  # an output: how far its terms cancelled (reduce's tolerance)
                 buf[cancel] = cancelled_scale(
                     core, [(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
         return step
 
-    def run(self, arrays: Mapping[str, Any], dtype: np.dtype, what: str) -> tuple[CTensor, ...]:
-        """The outputs' c-tensors for these (checked, numpy) values."""
+    def run(self, arrays: Mapping[str, Any], dtype: np.dtype, what: str,
+            bounds: Mapping[str, float]) -> tuple[CTensor, ...]:
+        """The outputs' c-tensors for these (checked, numpy) values.
+
+        ``bounds`` bound the values' magnitudes (from their finiteness check; a missing one is
+        unknown). Each step bounds its result from its operands' bounds; where that bound
+        proves the result finite its finiteness pass is skipped, elsewhere it runs (and gives
+        the result's bound).
+        """
         buf: list[Any] = [None] * self.slots
         for s, name in self.inputs:
             buf[s] = arrays[name]
         for s, core in self.constants:
             buf[s] = core
+        bnd = [math.inf] * self.slots
+        for s, name in self.inputs:
+            bnd[s] = bounds.get(name, math.inf)
+        for s, b in self.constant_bounds:
+            bnd[s] = b
         for step, free in track(self.steps, desc=f"evaluating {what}"):  # a bar if long
             if step is not None:
-                step(buf)
+                step(buf, bnd)
             for d in free:
                 buf[d] = None
         out = []

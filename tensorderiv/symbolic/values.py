@@ -28,7 +28,7 @@ from ..core import backends
 from ..core.errors import ValuesError
 from .functions import as_value
 
-__all__ = ["check_values"]
+__all__ = ["PROVEN", "check_values", "measure"]
 
 
 def _not_finite(name: str, arr: np.ndarray) -> ValuesError | None:
@@ -39,6 +39,26 @@ def _not_finite(name: str, arr: np.ndarray) -> ValuesError | None:
     at = tuple(int(i) for i in np.argwhere(bad)[0])
     return ValuesError(f"variable {name!r} has a non-finite entry ({float(arr[at])!r} at index "
                        f"{at}); values must be finite")
+
+
+#: a bound on a result's magnitude below this proves every entry finite (room for rounding)
+PROVEN = 1e300
+
+
+def measure(core: Any) -> float:
+    """A bound on the magnitudes of ``core``'s entries, from one pass; -1 when one is not finite.
+
+    One BLAS dot product of the entries with themselves: when it is finite, every entry is, and
+    its square root bounds them all; only when it is not (a non-finite entry, or squares beyond
+    the largest float) are the entries read again to tell which.
+    """
+    flat = np.ravel(core)
+    squares = float(np.dot(flat, flat))
+    if squares < math.inf:
+        return math.sqrt(squares)
+    if not np.isfinite(flat).all():
+        return -1.0
+    return float(max(np.max(flat), -np.min(flat)))
 
 
 def _names(values: Any, needed: Mapping[str, tuple[int, ...]],
@@ -57,7 +77,8 @@ def _names(values: Any, needed: Mapping[str, tuple[int, ...]],
 
 
 def _numpy_values(values: Mapping[str, Any], needed: Mapping[str, tuple[int, ...]],
-                  allowed: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+                  allowed: Mapping[str, tuple[int, ...]],
+                  bounds: dict[str, float] | None) -> dict[str, np.ndarray]:
     """The short path: every value a plain numpy array (checks and messages as the long one)."""
     arrays: dict[str, np.ndarray] = {}
     with np.errstate(over="ignore", invalid="ignore"):
@@ -74,10 +95,13 @@ def _numpy_values(values: Mapping[str, Any], needed: Mapping[str, tuple[int, ...
             if kind != "f":
                 arr = arr.astype(np.float64)
                 arr.flags.writeable = False
-            elif name in needed and not math.isfinite(np.add.reduce(arr, None)):  # one pass
-                error = _not_finite(name, arr)
+            if name in needed:
+                bound = measure(arr)  # one pass; the exact search only when it is in doubt
+                error = _not_finite(name, arr) if bound < 0 else None
                 if error is not None:
                     raise error
+                if bounds is not None:
+                    bounds[name] = bound
             arrays[name] = arr
     return arrays
 
@@ -87,11 +111,14 @@ def check_values(
     needed: Mapping[str, tuple[int, ...]],
     allowed: Mapping[str, tuple[int, ...]],
     what: str,
+    bounds: dict[str, float] | None = None,
 ) -> tuple[dict[str, Any], np.dtype]:
     """Validate ``values`` for an evaluation; return them as arrays and the common dtype.
 
     ``needed`` are the variables the computation reads, ``allowed`` every variable of the
     expression (a value for one that a derivative no longer reads is accepted and checked).
+    ``bounds``, when given, receives a bound on the magnitudes of each needed plain numpy
+    value's entries (see :func:`measure`), found by its finiteness check.
 
     Raises:
         ValuesError: naming the variable and the rule broken (unknown or missing name, dtype,
@@ -99,7 +126,7 @@ def check_values(
     """
     if type(values) is dict and values and values.keys() == allowed.keys() and \
             all(type(v) is np.ndarray for v in values.values()):
-        arrays = _numpy_values(values, needed, allowed)
+        arrays = _numpy_values(values, needed, allowed, bounds)
         return arrays, np.result_type(*[a.dtype for a in arrays.values()])
     _names(values, needed, allowed, what)
     arrays = {}
