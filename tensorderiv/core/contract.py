@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import opt_einsum as oe
+from opt_einsum import blas
 
 from .axes import Axis
 from .ctensor import CTensor
@@ -122,6 +123,23 @@ def _product_step(einsum_str: str, size: dict[str, int]) -> Callable[[Any, Any],
     if right is None:
         return lambda a, b: np.multiply(a.reshape(left), b)
     return lambda a, b: np.multiply(a.reshape(left), b.reshape(right))
+
+
+def _one_step(equation: str, shapes: Sequence[tuple[int, ...]]) -> Callable[[Sequence[Any]], Any]:
+    """A contraction of one or two small operands as one numpy call, chosen once."""
+    lhs, rhs = equation.split("->")
+    terms = lhs.split(",")
+    size = {c: n for term, shape in zip(terms, shapes, strict=True)
+            for c, n in zip(term, shape, strict=True)}
+    if len(terms) == 2:
+        fn = _product_step(equation, size)
+        removed = frozenset(lhs.replace(",", "")) - frozenset(rhs)
+        verdict = blas.can_blas(terms, rhs, removed)
+        if fn is None and verdict and "EINSUM" not in str(verdict):
+            fn = _matmul_step(equation, removed, size)
+        if fn is not None:
+            return lambda cs: fn(cs[0], cs[1])
+    return lambda cs: np.einsum(equation, *cs)
 
 
 def _numpy_path(path: Path) -> Callable[[Sequence[Any]], Any]:
@@ -292,11 +310,15 @@ class ContractionPlan:
             contract = functools.partial(gram, sym)
         elif self.passthrough:
             contract = operator.itemgetter(0)
-        elif self.small and len(keep) <= 3:  # C einsum is slow over more operands
+        elif self.small and len(keep) <= 2:  # one step: multiply, matmul or C einsum
+            contract = _one_step(self.equation, self.operand_shapes)
+        elif self.small and len(keep) == 3:  # C einsum is slow over more operands
             equation = self.equation
             contract = lambda cs: np.einsum(equation, *cs)  # noqa: E731
         else:
             contract = self._numpy
+        if not scalars and factor0 == 1.0:
+            return contract  # nothing to scale: the contraction itself
         fresh = len(keep) >= 2  # a product of two or more arrays is a new array: scaled in place
 
         def run(cores: Sequence[Any]) -> Any:

@@ -22,12 +22,13 @@ Example:
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..core import backends
+from ..core import backends, progress
 from ..core.axes import Axis
 from ..core.contract import ContractionPlan
 from ..core.ctensor import (
@@ -38,7 +39,6 @@ from ..core.ctensor import (
     without_deltas,
 )
 from ..core.errors import DomainError
-from ..core.progress import track
 from .functions import FUNCTIONS, describe_argument
 from .nodes import Apply, Einsum, Node, Sum, Var
 from .values import PROVEN, measure
@@ -239,6 +239,47 @@ def _gathered(core: Any, gather: tuple[np.ndarray, bool], dtype: np.dtype) -> np
     return flat[index]
 
 
+#: a sum of at most this many entries is computed out of place, term by term (the fewest calls)
+SMALL_SUM = 4096
+
+
+def _small_sum(s: int, rest: list[tuple[float, int]], fill: float, cancel: int | None,
+               terms: list[tuple[float, int, CTensor]]) -> Step:
+    """A small sum of same-structure terms and constant fills: a few numpy calls, no copies."""
+    (c0, j0), more = rest[0], rest[1:]
+    weights = [(abs(c), j) for c, j in rest]
+    extra = abs(fill)
+
+    def step(buf: list[Any], bnd: list[float]) -> None:
+        core = buf[j0]
+        if c0 != 1.0:
+            core = core * c0
+        for c, j in more:
+            if c == 1.0:
+                core = core + buf[j]
+            elif c == -1.0:
+                core = core - buf[j]
+            else:
+                core = core + c * buf[j]
+        if fill != 0.0:
+            core = core + fill
+        if core is buf[j0] or type(core) is not np.ndarray:
+            core = np.array(core)  # a new array (never an operand's)
+        b = extra
+        for w, j in weights:
+            b += w * bnd[j]
+        if not b < PROVEN:
+            b = measure(core)
+            if b < 0:
+                _finite_core(core, "a sum of finite values")
+        buf[s] = core
+        bnd[s] = b
+        if cancel is not None:  # an output: how far its terms cancelled (reduce's tolerance)
+            buf[cancel] = cancelled_scale(
+                core, [(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
+    return step
+
+
 class Steps:
     """A program's numpy run as a list of steps over cores, every structural choice made once.
 
@@ -280,7 +321,7 @@ class Steps:
             if isinstance(n, Einsum):
                 step = self._einsum(n, plans[n], s, [slot[t] for t, _ in n.terms])
             elif isinstance(n, Sum):
-                step = self._sum(n, structure, s, slot, extra.get(n))
+                step = self._sum(n, structure, s, slot, extra.get(n), dict(self.constants))
             elif isinstance(n, Apply):
                 step = self._apply(n, structure[n.arg], structure[n], s, slot[n.arg])
             else:  # pragma: no cover - the node set is closed
@@ -349,14 +390,16 @@ class Steps:
 
     @staticmethod
     def _sum(n: Sum, structure: Mapping[Node, CTensor], s: int, slot: Mapping[Node, int],
-             cancel: int | None) -> Step:
+             cancel: int | None, constants: Mapping[int, Any]) -> Step:
         result = structure[n]
         terms = [(c, slot[t], structure[t]) for c, t in n.terms]
-        fills = [(c, j) for c, j, t in terms
-                 if t.core.ndim == 0 and all(m is None for m in t.axis_map)]
+        def is_fill(t: CTensor) -> bool:  # a constant over axes (a scalar result has none)
+            return t.core.ndim == 0 and bool(t.axis_map) and all(m is None for m in t.axis_map)
+
+        fills = [(c, j) for c, j, t in terms if is_fill(t)]
         rest: list[tuple[float, int, Any]] = []  # (coefficient, slot, gather map or None)
         for c, j, t in terms:
-            if t.core.ndim == 0 and all(m is None for m in t.axis_map):
+            if is_fill(t):
                 continue
             gather = None if _same_structure(t, result) else _gather_map(t, result)
             if gather is False:
@@ -378,8 +421,28 @@ class Steps:
             return general
         (c0, j0, g0), more = rest[0], rest[1:]
         every = [j for _, j, _ in rest] + [j for _, j in fills]
+        fixed = [(c, constants[j]) for c, j in fills if j in constants]
+        if math.prod(result.core.shape) <= SMALL_SUM and len(fixed) == len(fills) and \
+                all(g is None for _, _, g in rest):
+            return _small_sum(s, [(c, j) for c, j, _ in rest],
+                              sum(c * float(v) for c, v in fixed), cancel, terms)
 
         weights = [(abs(c), j) for c, j, _ in rest] + [(abs(c), j) for c, j in fills]
+        if len(rest) == 2 and not fills and g0 is None and rest[1][2] is None and \
+                (c0, rest[1][0]) in ((1.0, 1.0), (1.0, -1.0)) and cancel is None:
+            j1 = rest[1][1]
+            op = np.add if rest[1][0] == 1.0 else np.subtract
+
+            def pair(buf: list[Any], bnd: list[float]) -> None:  # a ± b: one new array
+                core = op(buf[j0], buf[j1])
+                b = bnd[j0] + bnd[j1]
+                if not b < PROVEN:
+                    b = measure(core)
+                    if b < 0:
+                        _finite_core(core, "a sum of finite values")
+                buf[s] = core
+                bnd[s] = b
+            return pair
 
         def step(buf: list[Any], bnd: list[float]) -> None:
             dtype = np.result_type(*[buf[j].dtype for j in every])
@@ -435,11 +498,24 @@ class Steps:
             bnd[s] = bounds.get(name, math.inf)
         for s, b in self.constant_bounds:
             bnd[s] = b
-        for step, free in track(self.steps, desc=f"evaluating {what}"):  # a bar if long
+        steps = self.steps
+        clock = time.perf_counter
+        start = clock()
+        for k, (step, free) in enumerate(steps):
             if step is not None:
                 step(buf, bnd)
             for d in free:
                 buf[d] = None
+            if clock() - start >= progress.DELAY:  # a long run: the rest under a progress bar
+                with progress.Progress(len(steps), f"evaluating {what}", delay=0.0) as bar:
+                    bar.update(k + 1)
+                    for step, free in steps[k + 1:]:
+                        if step is not None:
+                            step(buf, bnd)
+                        for d in free:
+                            buf[d] = None
+                        bar.update()
+                break
         out = []
         for s, tmpl, cancel in self.outputs:
             core = buf[s]

@@ -48,6 +48,9 @@ PROVEN = 1e300
 def measure(core: Any) -> float:
     """A bound on the magnitudes of ``core``'s entries, from one pass; -1 when one is not finite.
 
+    Call it under ``numpy.errstate(over="ignore", invalid="ignore")`` (the dot product of
+    large finite entries overflows, which is the doubt this resolves).
+
     One BLAS dot product of the entries with themselves: when it is finite, every entry is, and
     its square root bounds them all; only when it is not (a non-finite entry, or squares beyond
     the largest float) are the entries read again to tell which.
@@ -81,7 +84,7 @@ def _numpy_values(values: Mapping[str, Any], needed: Mapping[str, tuple[int, ...
                   bounds: dict[str, float] | None) -> dict[str, np.ndarray]:
     """The short path: every value a plain numpy array (checks and messages as the long one)."""
     arrays: dict[str, np.ndarray] = {}
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # the dot product may overflow
         for name, v in values.items():
             arr = v.view()
             arr.flags.writeable = False  # a result is never the caller's array, nor written
@@ -127,7 +130,8 @@ def check_values(
     if type(values) is dict and values and values.keys() == allowed.keys() and \
             all(type(v) is np.ndarray for v in values.values()):
         arrays = _numpy_values(values, needed, allowed, bounds)
-        return arrays, np.result_type(*[a.dtype for a in arrays.values()])
+        dtypes = {a.dtype for a in arrays.values()}
+        return arrays, dtypes.pop() if len(dtypes) == 1 else np.result_type(*dtypes)
     _names(values, needed, allowed, what)
     arrays = {}
     for name, v in values.items():
