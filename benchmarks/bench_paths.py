@@ -9,8 +9,8 @@ the part of it spent in ``opt_einsum.contract_path`` (path search), a second eva
 reused), the largest operand count, and the share of the first evaluation that path search took.
 The third derivative is checked against JAX (``jacfwd`` three times) when it is installed.
 
-    python benchmarks/bench_paths.py            # depths 4, 8, 16
-    python benchmarks/bench_paths.py 16 24      # chosen depths
+    python benchmarks/bench_paths.py            # depths 4, 8, 16 on a 4-vector
+    python benchmarks/bench_paths.py 16 --n 24  # chosen depths and vector size
 """
 
 from __future__ import annotations
@@ -107,18 +107,20 @@ def measure(layers: int, n: int = 4, seed: int = 0) -> dict[str, Any]:
     ref = jax_third(layers, A, x)
     if ref is not None:
         np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-10)
-    return {"layers": layers, "derive_s": t_derive, "first_s": t_first, "path_s": clock.total,
-            "path_calls": clock.calls, "second_s": t_second, "most_operands": most,
+    return {"layers": layers, "n": n, "derive_s": t_derive, "first_s": t_first,
+            "path_s": clock.total, "path_calls": clock.calls, "second_s": t_second,
+            "most_operands": most,
             "path_share": clock.total / t_first if t_first else 0.0,
             "checked": ref is not None}
 
 
 def lines(records: list[dict[str, Any]]) -> list[str]:
     """The records as Markdown lines (the README's section)."""
-    rows = ["| layers | derive | first call | of it path search (searches) | share | second "
-            "call | most operands |", "|---|---|---|---|---|---|---|"]
+    rows = ["| layers | n | derive | first call | of it path search (searches) | share | second "
+            "call | most operands |", "|---|---|---|---|---|---|---|---|"]
     for r in records:
-        rows.append(f"| {r['layers']} | {r['derive_s'] * 1e3:.0f} ms | {r['first_s'] * 1e3:.0f} ms"
+        rows.append(f"| {r['layers']} | {r.get('n', 4)} | {r['derive_s'] * 1e3:.0f} ms | "
+                    f"{r['first_s'] * 1e3:.0f} ms"
                     f" | {r['path_s'] * 1e3:.0f} ms ({r['path_calls']}) | {r['path_share']:.0%} | "
                     f"{r['second_s'] * 1e3:.1f} ms | {r['most_operands']} |")
     return rows
@@ -126,18 +128,21 @@ def lines(records: list[dict[str, Any]]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """Print one line per depth (``--json FILE`` also writes the records)."""
-    out = None
+    out, n = None, 4
     if "--json" in argv:
         k = argv.index("--json")
         out, argv = argv[k + 1], argv[:k] + argv[k + 2:]
+    if "--n" in argv:
+        k = argv.index("--n")
+        n, argv = int(argv[k + 1]), argv[:k] + argv[k + 2:]
     depths = [int(a) for a in argv] or [4, 8, 16]
     if hasattr(os, "sched_setaffinity"):  # one core, as the suite's workers
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
-    print(f"opt_einsum {oe.__version__}; order 3 of stacked tanh(A @ ·) on a 4-vector")
+    print(f"opt_einsum {oe.__version__}; order 3 of stacked tanh(A @ ·) on a {n}-vector")
     print("layers  derive   first-call  path-search (calls)  share  second-call  most-operands")
     records = []
     for k in depths:
-        r = measure(k)
+        r = measure(k, n)
         records.append(r)
         print(f"{k:6d}  {r['derive_s']:6.2f}s  {r['first_s']:9.3f}s  {r['path_s']:9.3f}s "
               f"({r['path_calls']:4d})  {r['path_share']:5.1%}  {r['second_s'] * 1e3:9.2f}ms  "

@@ -128,3 +128,15 @@ def test_compiled_runs_still_refuse_every_overflow(text, x, match):
     small = {k: (v / x if k == "x" else v) for k, v in values.items() if k in e.variables}
     value, grad = f(small)  # the same program on tame values: no refusal, and every check skipped
     assert np.isfinite(value.dense()).all() and np.isfinite(grad.dense()).all()
+
+
+def test_float32_bounds_are_float32s():
+    """A bound that proves float64 results finite does not prove float32 ones: 1e20² overflows
+    float32 (max 3.4e38) and must be refused even though it is far below float64's limit."""
+    e = td.parse("sum(tanh(x * x))", {"x": (3,)})
+    f = td.compile(e)
+    with pytest.raises(td.DomainError, match="overflowed"):
+        f({"x": np.full(3, 1e20, dtype=np.float32)})
+    (value,) = f({"x": np.full(3, 0.5, dtype=np.float32)})
+    assert value.core.dtype == np.float32
+    np.testing.assert_allclose(float(value.dense()), 3 * np.tanh(0.25), rtol=1e-6)

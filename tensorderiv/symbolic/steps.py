@@ -41,7 +41,7 @@ from ..core.ctensor import (
 from ..core.errors import DomainError
 from .functions import FUNCTIONS, describe_argument
 from .nodes import Apply, Einsum, Node, Sum, Var
-from .values import PROVEN, measure
+from .values import measure
 
 __all__ = ["FINITE_ON_FINITE", "Steps", "UnplannedError", "add_terms", "apply_node", "positional"]
 
@@ -244,7 +244,7 @@ SMALL_SUM = 4096
 
 
 def _small_sum(s: int, rest: list[tuple[float, int]], fill: float, cancel: int | None,
-               terms: list[tuple[float, int, CTensor]]) -> Step:
+               terms: list[tuple[float, int, CTensor]], proven: float) -> Step:
     """A small sum of same-structure terms and constant fills: a few numpy calls, no copies."""
     (c0, j0), more = rest[0], rest[1:]
     weights = [(abs(c), j) for c, j in rest]
@@ -268,7 +268,7 @@ def _small_sum(s: int, rest: list[tuple[float, int]], fill: float, cancel: int |
         b = extra
         for w, j in weights:
             b += w * bnd[j]
-        if not b < PROVEN:
+        if not b < proven:
             b = measure(core)
             if b < 0:
                 _finite_core(core, "a sum of finite values")
@@ -297,6 +297,9 @@ class Steps:
                  dtype: np.dtype) -> None:
         slot = {n: i for i, n in enumerate(order)}
         self.size = len(order)
+        # a bound on a result's magnitudes below this proves its entries finite in ``dtype``
+        # (eight orders of magnitude of room for rounding)
+        proven = float(np.finfo(dtype).max) * 1e-8
         self.inputs: list[tuple[int, str]] = []
         self.constants: list[tuple[int, Any]] = []
         self.constant_bounds: list[tuple[int, float]] = []
@@ -319,11 +322,12 @@ class Steps:
                 steps.append((None, free))
                 continue
             if isinstance(n, Einsum):
-                step = self._einsum(n, plans[n], s, [slot[t] for t, _ in n.terms])
+                step = self._einsum(n, plans[n], s, [slot[t] for t, _ in n.terms], proven)
             elif isinstance(n, Sum):
-                step = self._sum(n, structure, s, slot, extra.get(n), dict(self.constants))
+                step = self._sum(n, structure, s, slot, extra.get(n), dict(self.constants),
+                                 proven)
             elif isinstance(n, Apply):
-                step = self._apply(n, structure[n.arg], structure[n], s, slot[n.arg])
+                step = self._apply(n, structure[n.arg], structure[n], s, slot[n.arg], proven)
             else:  # pragma: no cover - the node set is closed
                 raise UnplannedError(type(n).__name__)
             steps.append((step, free))
@@ -332,7 +336,8 @@ class Steps:
         self.slots = self.size + len(extra)
 
     @staticmethod
-    def _einsum(n: Einsum, plan: ContractionPlan, s: int, args: list[int]) -> Step:
+    def _einsum(n: Einsum, plan: ContractionPlan, s: int, args: list[int],
+                proven: float) -> Step:
         sym = plan.symmetric
         same = sym is not None and \
             n.terms[plan.original_operand(sym.first)][0] is \
@@ -353,7 +358,7 @@ class Steps:
                 x = bnd[a]
                 if x > 1.0:
                     b *= x
-            if not b < PROVEN:
+            if not b < proven:
                 b = measure(core)
                 if b < 0:
                     _finite_core(core, "a product (einsum) of finite values")
@@ -362,7 +367,8 @@ class Steps:
         return step
 
     @staticmethod
-    def _apply(n: Apply, arg: CTensor, result: CTensor, s: int, a: int) -> Step:
+    def _apply(n: Apply, arg: CTensor, result: CTensor, s: int, a: int,
+               proven: float) -> Step:
         f = FUNCTIONS[n.fn]
         as_core = arg.axis_map == tuple(range(arg.core.ndim)) if not f.elementwise else \
             f.zero_preserving or not arg.has_deltas
@@ -373,7 +379,7 @@ class Steps:
             def step(buf: list[Any], bnd: list[float]) -> None:
                 values, out = kernel(buf[a])
                 b = math.inf if bound is None else bound(bnd[a])
-                if not b < PROVEN:
+                if not b < proven:
                     b = measure(out)
                     if b < 0:
                         _checked(n, f, values, out)  # raises, naming the entry
@@ -390,7 +396,7 @@ class Steps:
 
     @staticmethod
     def _sum(n: Sum, structure: Mapping[Node, CTensor], s: int, slot: Mapping[Node, int],
-             cancel: int | None, constants: Mapping[int, Any]) -> Step:
+             cancel: int | None, constants: Mapping[int, Any], proven: float) -> Step:
         result = structure[n]
         terms = [(c, slot[t], structure[t]) for c, t in n.terms]
         def is_fill(t: CTensor) -> bool:  # a constant over axes (a scalar result has none)
@@ -425,7 +431,7 @@ class Steps:
         if math.prod(result.core.shape) <= SMALL_SUM and len(fixed) == len(fills) and \
                 all(g is None for _, _, g in rest):
             return _small_sum(s, [(c, j) for c, j, _ in rest],
-                              sum(c * float(v) for c, v in fixed), cancel, terms)
+                              sum(c * float(v) for c, v in fixed), cancel, terms, proven)
 
         weights = [(abs(c), j) for c, j, _ in rest] + [(abs(c), j) for c, j in fills]
         if len(rest) == 2 and not fills and g0 is None and rest[1][2] is None and \
@@ -436,7 +442,7 @@ class Steps:
             def pair(buf: list[Any], bnd: list[float]) -> None:  # a ± b: one new array
                 core = op(buf[j0], buf[j1])
                 b = bnd[j0] + bnd[j1]
-                if not b < PROVEN:
+                if not b < proven:
                     b = measure(core)
                     if b < 0:
                         _finite_core(core, "a sum of finite values")
@@ -468,7 +474,7 @@ class Steps:
             b = 0.0
             for w, j in weights:  # |Σ cₖ tₖ| <= Σ |cₖ| |tₖ|
                 b += w * bnd[j]
-            if not b < PROVEN:
+            if not b < proven:
                 b = measure(core)
                 if b < 0:
                     _finite_core(core, "a sum of finite values")

@@ -28,7 +28,7 @@ from ..core import backends
 from ..core.errors import ValuesError
 from .functions import as_value
 
-__all__ = ["PROVEN", "check_values", "measure"]
+__all__ = ["check_values", "measure"]
 
 
 def _not_finite(name: str, arr: np.ndarray) -> ValuesError | None:
@@ -39,10 +39,6 @@ def _not_finite(name: str, arr: np.ndarray) -> ValuesError | None:
     at = tuple(int(i) for i in np.argwhere(bad)[0])
     return ValuesError(f"variable {name!r} has a non-finite entry ({float(arr[at])!r} at index "
                        f"{at}); values must be finite")
-
-
-#: a bound on a result's magnitude below this proves every entry finite (room for rounding)
-PROVEN = 1e300
 
 
 def measure(core: Any) -> float:
