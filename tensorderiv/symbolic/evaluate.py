@@ -11,7 +11,11 @@ those value checks would force them, so they are skipped and happen only in nump
 when the result is computed.
 
 A :class:`Program` is the compiled form: the nodes in dependency order and, for each einsum, a
-:class:`~tensorderiv.core.contract.ContractionPlan` worked out on the first run and reused after.
+:class:`~tensorderiv.core.contract.ContractionPlan` worked out from the shapes when it is
+compiled. A run on numpy values goes through a :class:`~tensorderiv.symbolic.steps.Steps` list
+made once per dtype (cores only, every structural choice made in advance, finiteness passes
+skipped where magnitude bounds prove a result finite); other arrays take the general path, node
+by node on c-tensors.
 
 Example:
     >>> import numpy as np
