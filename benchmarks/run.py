@@ -390,6 +390,81 @@ def update_readme(lines: list[str]) -> None:
     README.write_text(head + START + "\n" + "\n".join(lines) + "\n" + END + tail)
 
 
+#: the two measurements that are not problems: the fixed cost per call against jitted JAX on
+#: random small expressions (bench_overhead.py) and path search against evaluation
+#: (bench_paths.py), each its own script, run here in a subprocess pinned like the workers
+EXTRAS = ("OV", "PS")
+OV_TARGET = 5.0
+
+
+def _pinned_python(script: str, args: list[str], timeout: float) -> str:
+    """Run a benchmark script (it pins itself to one core) with the workers' environment."""
+    done = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True,
+                          text=True, timeout=timeout, env=_env(), check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else
+                           f"{script} exited {done.returncode}")
+    return done.stdout
+
+
+def run_extras(extras: list[str], quick: bool, timeout: float,
+               out: Path) -> tuple[list[str], list[str]]:
+    """Run OV and PS; their README sections and their rows of the targets table."""
+    sys.path.insert(0, str(HERE))
+    lines: list[str] = []
+    rows: list[str] = []
+    if "OV" in extras and available("jax"):
+        path = out / f"{'quick' if quick else 'latest'}-overhead.json"
+        try:
+            text = _pinned_python("bench_overhead.py", [
+                "--count", "20" if quick else "300", "--runs", "5", "--json",
+                str(path)], timeout)
+            print(text, flush=True)
+            import bench_overhead
+
+            summary = json.loads(path.read_text())["summary"]
+            lines += ["", "**OV** fixed cost per call against jitted JAX, random small "
+                      "expressions (`benchmarks/bench_overhead.py`): ",
+                      *bench_overhead.lines(summary)]
+            ok = summary["median"] <= OV_TARGET
+            rows.append(f"| OV ({summary['count']} random expressions) | median ≤ "
+                        f"{OV_TARGET:.0f}× a jitted JAX call | median {summary['median']:.2f}×, "
+                        f"p80 {summary['p80']:.1f}×, over 5×: {summary['over_5x']:.0%}, over "
+                        f"100×: {summary['over_100x']:.0%} | {'yes' if ok else '**no**'} |")
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            lines += ["", f"OV failed: {exc}"]
+    elif "OV" in extras:
+        lines += ["", "OV skipped: jax is not installed (pip install 'tensorderiv[bench]')."]
+    if "PS" in extras:
+        path = out / f"{'quick' if quick else 'latest'}-paths.json"
+        try:
+            recs = []
+            runs = [(["2", "4"], "4")] if quick else [(["4", "8", "16"], "4"), (["16"], "24")]
+            for depths, n in runs:  # tiny vectors, then evaluation that is not tiny
+                text = _pinned_python("bench_paths.py", [*depths, "--n", n, "--json",
+                                                         str(path)], timeout)
+                print(text, flush=True)
+                recs += json.loads(path.read_text())
+            import bench_paths
+
+            lines += ["", "**PS** contraction-path search against evaluation: order 3 of "
+                      "stacked `tanh(A @ ·)` on an n-vector (`benchmarks/bench_paths.py`):", "",
+                      *bench_paths.lines(recs)]
+            path.write_text(json.dumps(recs, indent=1))
+            deepest = max(recs, key=lambda r: (r["layers"], -r["n"]))
+            big = max(recs, key=lambda r: (r["n"], r["layers"]))
+            rows.append(f"| PS ({deepest['layers']} layers, order 3) | path search bounded "
+                        f"(optimizer by operand count, plans cached by structure) | "
+                        f"n = {deepest['n']}: {deepest['path_s'] * 1e3:.0f} ms of a "
+                        f"{deepest['first_s'] * 1e3:.0f} ms first call "
+                        f"({deepest['path_share']:.0%}); n = {big['n']}: "
+                        f"{big['path_share']:.0%}; later calls search nothing | "
+                        f"{'yes' if big['path_share'] <= 0.5 else '**no**'}, see the note |")
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            lines += ["", f"PS failed: {exc}"]
+    return lines, rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -411,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = max(5, a.runs)
     mode = "quick" if a.quick else "default"
     chosen = [k.strip() for k in a.only.split(",") if k.strip()] or list(PROBLEMS)
-    unknown = [k for k in chosen if k not in PROBLEMS]
+    unknown = [k for k in chosen if k not in PROBLEMS and k not in EXTRAS]
     if unknown:
         ap.error(f"unknown problem(s) {unknown}; known: {list(PROBLEMS)}")
     systems = [s.strip() for s in a.systems.split(",") if s.strip()]
@@ -423,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
             systems.remove(s)
     for n in notes:
         print("note:", n)
+    extras = [k for k in EXTRAS if k in chosen or not a.only]
+    chosen = [k for k in chosen if k not in EXTRAS]
     records: list[dict[str, Any]] = []
     failed = False
     for key in chosen:
@@ -454,8 +531,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"Latest run: {meta['date']}, {meta['machine']}, Python {meta['python']}, "
              f"{runs} runs per measurement, mode {mode}.", ""]
     lines += [f"Note: {n}." for n in notes] + ([""] if notes else [])
-    lines += [*table(records, systems), "", "Targets (issue 12), largest size:", ""]
-    lines += verdicts(records)
+    extra_lines, extra_verdicts = run_extras(extras, a.quick, a.timeout, out)
+    lines += [*table(records, systems), *extra_lines, "", "Targets (issue 12), largest size:", ""]
+    lines += verdicts(records) + extra_verdicts
     if plotted:
         lines += ["", f"![time against size](results/{'quick' if a.quick else 'latest'}.png)"]
     print("\n".join(lines))

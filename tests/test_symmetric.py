@@ -12,7 +12,7 @@ from tensorderiv.core.symmetric import gram, gram_pattern
 
 def test_logistic_hessian_uses_symmetry_and_equals_the_full_product():
     rng = np.random.default_rng(1)
-    n, d = 300, 150
+    n, d = 800, 150  # d²·n = 18M multiply-adds: over GRAM_MIN_WORK, where a triangle pays
     v = {"X": rng.normal(size=(n, d)) / 10, "y": rng.choice([-1.0, 1.0], size=n),
          "w": rng.normal(size=d)}
     H = td.derive("sum(log(1 + exp(-y * (X @ w))))", "w", order=2,
@@ -34,7 +34,7 @@ def test_mixed_sign_weights_with_and_without_scipy(monkeypatch, scipy_blas):
     if not scipy_blas:
         monkeypatch.setattr(symmetric, "_SYRK", [None])  # the half-the-blocks fallback
     rng = np.random.default_rng(2)
-    n = 140
+    n = 260  # n³ = 17.6M multiply-adds: over GRAM_MIN_WORK
     v = {"x": rng.normal(size=n), "A": rng.normal(size=(n, n)),
          "B": rng.normal(size=(n, n)) / np.sqrt(n)}
     H = td.derive("x @ A @ x + sum(tanh(B @ x))", "x", order=2,
@@ -54,6 +54,10 @@ def test_small_or_unsymmetric_products_take_the_plain_path():
     f = td.compile(H)
     f({"B": np.ones((10, 8)), "x": np.zeros(8)})
     assert f.program.symmetric == []  # 8 < MIN_SIDE: not worth a triangle
+    H = td.derive("sum(tanh(B @ x))", "x", order=2, shapes={"B": (200, 200), "x": (200,)})
+    f = td.compile(H)
+    f({"B": np.ones((200, 200)) / 200, "x": np.zeros(200)})
+    assert f.program.symmetric == []  # 200³ = 8M < GRAM_MIN_WORK: the full product is faster
 
 
 @given(st.integers(1, 40), st.integers(1, 300), st.sampled_from(["none", "pos", "mixed"]),

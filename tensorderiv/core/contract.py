@@ -6,8 +6,9 @@ identifying labels (two full axes that read one core axis are one index), redund
 summed become a factor of their size, and nothing is materialised. Labels may be any hashable:
 they are turned into opt_einsum symbols only at the call, so there is no 52-letter limit.
 
-Plans are cached: repeated contractions with the same equation and core shapes reuse one
-``opt_einsum.ContractExpression`` (a bounded cache of plans, never of arrays).
+Paths are searched once per structure: repeated contractions with the same equation and core
+shapes reuse one path (:mod:`~tensorderiv.core.paths`: a bounded cache of paths, never of
+arrays), whose search is chosen by the operand count so that it stays bounded.
 
 Example — the neural-network chain rule ∂L/∂W = ∂Z/∂W · ∂L/∂Z (notes A.61) for Z = Wᵀa:
 
@@ -28,17 +29,21 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Hashable, Iterable, Sequence
+import operator
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import opt_einsum as oe
+from opt_einsum import blas
 
 from .axes import Axis
 from .ctensor import CTensor
 from .errors import ArgumentError, DenseLimitError, LabelError, OptionError, ShapeError
 from .options import get_dense_limit
+from .paths import Path, canonical, choose_optimizer, search
+from .paths import cache_info as paths_cache_info
 from .symmetric import MIN_SIDE, GramSpec, gram, gram_pattern
 
 __all__ = ["ContractionPlan", "cache_info", "contract", "contract_labelled", "plan_contraction"]
@@ -46,16 +51,122 @@ __all__ = ["ContractionPlan", "cache_info", "contract", "contract_labelled", "pl
 
 #: a contraction whose naive loop has at most this many multiply-adds runs in numpy's C einsum
 _SMALL = 20_000
-
-
-@functools.lru_cache(maxsize=1024)
-def _plan(equation: str, shapes: tuple[tuple[int, ...], ...], optimize: str) -> Any:
-    return oe.contract_expression(equation, *shapes, optimize=optimize)
+#: a Gram product (one triangle by ``dsyrk``, then mirrored) pays from about this many
+#: multiply-adds of the full product (side² × summed length) on; below it the fixed cost of the
+#: weights, the rank-k update and the mirror exceeds the half product saved (measured one core,
+#: OpenBLAS: 1.4× slower at 140²·140, even at 256²·256, 0.75× at 200²·800)
+GRAM_MIN_WORK = 1 << 24
 
 
 def cache_info() -> Any:
-    """Hits and misses of the contraction-plan cache (``functools.lru_cache`` statistics)."""
-    return _plan.cache_info()
+    """Hits and misses of the path cache (plans are cached by structure: equation and shapes)."""
+    return paths_cache_info()
+
+
+def _matmul_step(einsum_str: str, removed: Iterable[str],
+                 size: dict[str, int]) -> Callable[[Any, Any], Any]:
+    """A pairwise BLAS contraction as one ``matmul`` between precomputed transposes/reshapes.
+
+    What ``numpy.tensordot`` works out on every call (the axes, permutations and shapes) is
+    worked out here once; the call is at most two transposes, two reshapes, one matmul and one
+    transpose of the result.
+    """
+    inputs, result = einsum_str.split("->")
+    left, right = inputs.split(",")
+    summed = sorted(set(removed), key=left.index)  # tensordot's canonical order
+    free_l = [c for c in left if c not in summed]
+    free_r = [c for c in right if c not in summed]
+    if "".join(free_r + free_l) == result and free_l and free_r:  # swapped: no transpose after
+        swapped = _matmul_step(f"{right},{left}->{result}", removed, size)
+        return lambda a, b: swapped(b, a)
+    perm_l = tuple(left.index(c) for c in free_l + summed)
+    perm_r = tuple(right.index(c) for c in summed + free_r)
+    shape_l = (math.prod(size[c] for c in free_l), math.prod(size[c] for c in summed))
+    shape_r = (shape_l[1], math.prod(size[c] for c in free_r))
+    made = "".join(free_l + free_r)
+    shape_out = tuple(size[c] for c in made)
+    order = tuple(made.index(c) for c in result)
+    moves_l, moves_r = perm_l != tuple(range(len(left))), perm_r != tuple(range(len(right)))
+    moves_out = order != tuple(range(len(made)))
+
+    def step(a: Any, b: Any) -> Any:
+        if moves_l:
+            a = a.transpose(perm_l)
+        if moves_r:
+            b = b.transpose(perm_r)
+        c = np.matmul(a.reshape(shape_l), b.reshape(shape_r)).reshape(shape_out)
+        return c.transpose(order) if moves_out else c
+
+    return step
+
+
+def _product_step(einsum_str: str, size: dict[str, int]) -> Callable[[Any, Any], Any] | None:
+    """A pairwise step that sums nothing (``a,ab->ab``): one broadcast ``numpy.multiply``.
+
+    None when the step sums a letter, repeats one, or an operand's letters are not in the
+    result's order (C einsum does those).
+    """
+    inputs, result = einsum_str.split("->")
+    terms = inputs.split(",")
+    if len(terms) != 2 or len(set(result)) != len(result) or set("".join(terms)) != set(result):
+        return None
+    shapes = []
+    for term in terms:
+        if len(set(term)) != len(term) or [c for c in result if c in term] != list(term):
+            return None
+        shapes.append(tuple(size[c] if c in term else 1 for c in result))
+    left, right = (None if t == result else s for t, s in zip(terms, shapes, strict=True))
+    if left is None and right is None:
+        return np.multiply
+    if left is None:
+        return lambda a, b: np.multiply(a, b.reshape(right))
+    if right is None:
+        return lambda a, b: np.multiply(a.reshape(left), b)
+    return lambda a, b: np.multiply(a.reshape(left), b.reshape(right))
+
+
+def _one_step(equation: str, shapes: Sequence[tuple[int, ...]]) -> Callable[[Sequence[Any]], Any]:
+    """A contraction of one or two small operands as one numpy call, chosen once."""
+    lhs, rhs = equation.split("->")
+    terms = lhs.split(",")
+    size = {c: n for term, shape in zip(terms, shapes, strict=True)
+            for c, n in zip(term, shape, strict=True)}
+    if len(terms) == 2:
+        fn = _product_step(equation, size)
+        removed = frozenset(lhs.replace(",", "")) - frozenset(rhs)
+        verdict = blas.can_blas(terms, rhs, removed)
+        if fn is None and verdict and "EINSUM" not in str(verdict):
+            fn = _matmul_step(equation, removed, size)
+        if fn is not None:
+            return lambda cs: fn(cs[0], cs[1])
+    return lambda cs: np.einsum(equation, *cs)
+
+
+def _numpy_path(path: Path) -> Callable[[Sequence[Any]], Any]:
+    """A path as a plain loop over numpy calls, every choice made once.
+
+    Each pairwise step is one broadcast ``multiply`` when it sums nothing, one ``matmul``
+    between precomputed transposes and reshapes where opt_einsum would call ``tensordot``
+    (a BLAS product), and C einsum otherwise; nothing is parsed or dispatched per call.
+    """
+    size = {c: n for term, shape in zip(path.equation.split("->")[0].split(","), path.shapes,
+                                        strict=True)
+            for c, n in zip(term, shape, strict=True)}
+    plan: list[tuple[tuple[int, ...], Callable[..., Any]]] = []
+    for step in path.steps:
+        fn = _product_step(step.equation, size)
+        if fn is None and step.blas and "EINSUM" not in str(step.blas) and \
+                step.equation.count(",") == 1:
+            fn = _matmul_step(step.equation, step.removed, size)
+        plan.append((step.positions, fn or functools.partial(np.einsum, step.equation)))
+
+    def run(cores: Sequence[Any]) -> Any:
+        operands = list(cores)
+        for inds, fn in plan:
+            operands.append(fn(*[operands.pop(k) for k in inds]))
+        return operands[0]
+
+    return run
 
 
 class _Classes:
@@ -83,12 +194,13 @@ class _Classes:
 class ContractionPlan:
     """A contraction worked out from structure alone (labels, axis maps, core shapes).
 
-    ``run(cores)`` evaluates it on cores of those shapes; the opt_einsum expression inside is
-    built once, so a compiled derivative pays for planning only on its first evaluation.
+    ``run(cores)`` evaluates it on cores of those shapes; the path inside is searched once (and
+    shared by every plan of the same structure), so a compiled derivative pays for planning
+    only when it is compiled.
     """
 
     equation: str
-    expression: Any
+    path: Path | None  # None when nothing is contracted (the operand passes through)
     factor: float
     axis_map: tuple[int | None, ...]
     out_axes: tuple[Axis, ...]
@@ -99,6 +211,30 @@ class ContractionPlan:
     symmetric: GramSpec | None = None
     small: bool = False  # few multiply-adds in all: numpy's C einsum, no path
     template: CTensor | None = None  # the result's axes, checked once
+    operand_order: tuple[int, ...] = ()  # the cores' order in :attr:`path` (normal order)
+    gram_pays: bool = False  # large enough that the symmetric path beats the full product
+
+    @functools.cached_property
+    def expression(self) -> Any:
+        """opt_einsum's compiled expression of :attr:`path` (for other array libraries)."""
+        if self.path is None:
+            return None
+        expression = oe.contract_expression(self.path.equation, *self.path.shapes,
+                                            optimize=[tuple(p) for p in self.path.pairs])
+        order = self.operand_order
+        return lambda *cores, **kw: expression(*[cores[k] for k in order], **kw)
+
+    @functools.cached_property
+    def _numpy(self) -> Callable[[Sequence[Any]], Any]:
+        run, order = _numpy_path(self.path), self.operand_order
+        if order == tuple(range(len(order))):
+            return run
+        return lambda cores: run([cores[k] for k in order])
+
+    @property
+    def optimizer(self) -> str | None:
+        """The path search that planned this contraction (None when nothing is contracted)."""
+        return None if self.path is None else self.path.optimizer
 
     def original_operand(self, k: int) -> int:
         """The position among the operands given of the k-th core in :attr:`equation`."""
@@ -130,13 +266,15 @@ class ContractionPlan:
             if not cores:  # every operand a scalar
                 return CTensor(np.asarray(factor), self.out_axes, self.axis_map)
         sym = self.symmetric
-        if sym is not None and cores[sym.first] is cores[sym.second] and \
-                isinstance(cores[sym.first], np.ndarray) and self.core_shape[0] >= MIN_SIDE:
+        if sym is not None and self.gram_pays and cores[sym.first] is cores[sym.second] and \
+                isinstance(cores[sym.first], np.ndarray):
             core = gram(sym, cores)  # one triangle, mirrored (a Hessian's XᵀDX)
         elif self.passthrough:
             core = cores[0]
         elif self.small and backend == "auto" and all(type(c) is np.ndarray for c in cores):
             core = np.einsum(self.equation, *cores)  # tiny: C einsum beats planning overhead
+        elif backend == "auto" and all(type(c) is np.ndarray for c in cores):
+            core = self._numpy(cores)
         else:
             core = self.expression(*cores, backend=backend)
         if isinstance(factor, np.ndarray | np.generic):
@@ -154,21 +292,61 @@ class ContractionPlan:
             return CTensor._trusted(core, template)
         return CTensor(core, self.out_axes, self.axis_map)
 
+    def numpy_kernel(self, copies_identical: bool = False) -> Callable[[Sequence[Any]], Any]:
+        """The contraction as a function of numpy cores alone, every choice made here, once.
+
+        For compiled programs: the path (C einsum, the planned path, or the symmetric Gram
+        product when ``copies_identical`` says its two copies are one array) and the scaling are
+        fixed, so a call does only the arithmetic. It does not check the dense limit (a
+        program checks its whole run's peak, which bounds every result, before it starts).
+        """
+        scalars, factor0 = self.scalars, self.factor
+        keep = [k for k in range(len(self.operand_shapes) + len(scalars)) if k not in scalars]
+        sym = self.symmetric
+        contract: Callable[[Sequence[Any]], Any]
+        if not keep:
+            return lambda cores: np.asarray(math.prod([factor0, *(cores[k] for k in scalars)]))
+        if sym is not None and self.gram_pays and copies_identical:
+            contract = functools.partial(gram, sym)
+        elif self.passthrough:
+            contract = operator.itemgetter(0)
+        elif self.small and len(keep) <= 2:  # one step: multiply, matmul or C einsum
+            contract = _one_step(self.equation, self.operand_shapes)
+        elif self.small and len(keep) == 3:  # C einsum is slow over more operands
+            equation = self.equation
+            contract = lambda cs: np.einsum(equation, *cs)  # noqa: E731
+        else:
+            contract = self._numpy
+        if not scalars and factor0 == 1.0:
+            return contract  # nothing to scale: the contraction itself
+        fresh = len(keep) >= 2  # a product of two or more arrays is a new array: scaled in place
+
+        def run(cores: Sequence[Any]) -> Any:
+            factor = factor0
+            if scalars:
+                for k in scalars:
+                    factor = factor * cores[k]
+                factor = float(factor)
+                cores = [cores[k] for k in keep]
+            core = contract(cores)
+            if factor != 1.0:
+                if fresh and type(core) is np.ndarray:
+                    np.multiply(core, factor, out=core, casting="unsafe")
+                else:
+                    core = core * factor
+            return core
+
+        return run
+
     def temporary_elements(self) -> int:
         """Elements of the intermediates made on the way to the result (an upper estimate).
 
         Two intermediates are alive at a step at most (its operand and its result), so this is
         the sum of the two largest intermediate results, the final one excluded.
         """
-        if self.expression is None:
+        if self.path is None:
             return 0
-        lhs = self.equation.split("->")[0].split(",")
-        size: dict[str, int] = {}
-        for term, shape in zip(lhs, self.operand_shapes, strict=True):
-            size.update(zip(term, shape, strict=True))
-        steps = getattr(self.expression, "contraction_list", [])[:-1]
-        made = sorted((math.prod(size[c] for c in step[2].split("->")[1]) for step in steps),
-                      reverse=True)
+        made = sorted((step.size for step in self.path.steps[:-1]), reverse=True)
         return sum(made[:2])
 
 
@@ -241,9 +419,14 @@ def plan_contraction(
     rhs = "".join(sym(r) for r in out_core)
     equation = ",".join(terms) + "->" + rhs
     passthrough = len(terms) == 1 and terms[0] == rhs
-    if optimize == "auto":  # bounded search: exhaustive for few operands, greedy for many
-        optimize = "auto" if len(terms) <= 8 else "greedy"
-    expression = None if passthrough else _plan(equation, tuple(shapes), optimize)
+    letters = {c: n for term, shape in zip(terms, shapes, strict=True)
+               for c, n in zip(term, shape, strict=True)}
+    if optimize == "auto":  # bounded: exhaustive for few operands, greedy for many (paths.py)
+        optimize = choose_optimizer(len(terms), math.prod(letters.values()))
+    path, order = None, tuple(range(len(terms)))
+    if not passthrough:  # searched in a normal operand order: one search per structure
+        key, key_shapes, order = canonical(equation, shapes)
+        path = search(key, key_shapes, optimize)
     # an output class no core carries is a pure delta when several output axes share it
     # (an implicit axis of ones), and redundant (constant) when only one does
     axis_map: list[int | None] = []
@@ -263,14 +446,14 @@ def plan_contraction(
         out_axes = [first[lab] for lab in out]
     core_shape = tuple(sizes[r][0] for r in out_core)
     symmetric = None if passthrough else gram_pattern(equation, shapes)
-    letters = {c: n for term, shape in zip(terms, shapes, strict=True)
-               for c, n in zip(term, shape, strict=True)}
     small = len(terms) <= 4 and math.prod(letters.values()) <= _SMALL
+    gram_pays = symmetric is not None and core_shape[0] >= MIN_SIDE and \
+        core_shape[0] ** 2 * math.prod(letters[c] for c in symmetric.summed) >= GRAM_MIN_WORK
     fake = np.broadcast_to(np.zeros(()), core_shape)
     template = CTensor(fake, out_axes, axis_map)
-    return ContractionPlan(equation, expression, factor, tuple(axis_map), tuple(out_axes),
+    return ContractionPlan(equation, path, factor, tuple(axis_map), tuple(out_axes),
                            passthrough, core_shape, tuple(shapes), tuple(scalars), symmetric,
-                           small, template)
+                           small, template, gram_pays=gram_pays, operand_order=order)
 
 
 def contract_labelled(

@@ -11,7 +11,11 @@ those value checks would force them, so they are skipped and happen only in nump
 when the result is computed.
 
 A :class:`Program` is the compiled form: the nodes in dependency order and, for each einsum, a
-:class:`~tensorderiv.core.contract.ContractionPlan` worked out on the first run and reused after.
+:class:`~tensorderiv.core.contract.ContractionPlan` worked out from the shapes when it is
+compiled. A run on numpy values goes through a :class:`~tensorderiv.symbolic.steps.Steps` list
+made once per dtype (cores only, every structural choice made in advance, finiteness passes
+skipped where magnitude bounds prove a result finite); other arrays take the general path, node
+by node on c-tensors.
 
 Example:
     >>> import numpy as np
@@ -33,65 +37,17 @@ import numpy as np
 from ..core import backends
 from ..core.axes import Axis
 from ..core.contract import ContractionPlan, plan_contraction
-from ..core.ctensor import CTensor, cancelled_scale, linear_combination, without_deltas
-from ..core.errors import DenseLimitError, DomainError, ValuesError
+from ..core.ctensor import CTensor
+from ..core.errors import DenseLimitError
 from ..core.options import get_dense_limit
 from ..core.progress import track
-from ..core.symmetric import MIN_SIDE
 from .expr import Expr
-from .functions import FUNCTIONS, as_value, describe_argument
+from .functions import FUNCTIONS
 from .nodes import Apply, Einsum, Node, Sum, Var, postorder
+from .steps import Steps, UnplannedError, add_terms, apply_node, finite, positional
+from .values import check_values
 
 __all__ = ["Estimate", "Program", "check_values", "evaluate"]
-
-
-def _positional(shape: tuple[int, ...]) -> list[Axis]:
-    return [Axis(p, n) for p, n in enumerate(shape)]
-
-
-def check_values(
-    values: Mapping[str, Any],
-    needed: Mapping[str, tuple[int, ...]],
-    allowed: Mapping[str, tuple[int, ...]],
-    what: str,
-) -> tuple[dict[str, np.ndarray], np.dtype]:
-    """Validate ``values`` for an evaluation; return them as arrays and the common dtype.
-
-    ``needed`` are the variables the computation reads, ``allowed`` every variable of the
-    expression (a value for one that a derivative no longer reads is accepted and checked).
-    """
-    if not isinstance(values, Mapping):
-        raise ValuesError(f"values must be a mapping from variable names to arrays, got "
-                          f"{type(values).__name__}")
-    extra = sorted(set(values) - set(allowed))
-    if extra:
-        raise ValuesError(f"value given for {', '.join(map(repr, extra))}, which {what} does "
-                          f"not use; its variables are {sorted(allowed) or 'none'}")
-    missing = sorted(set(needed) - set(values))
-    if missing:
-        listed = ", ".join(f"{n!r} (shape {needed[n]})" for n in missing)
-        raise ValuesError(f"missing value for {listed}, needed to evaluate {what}")
-    arrays: dict[str, np.ndarray] = {}
-    for name, v in values.items():
-        arr = as_value(name, v)
-        if backends.dtype_kind(arr) not in "fiub":
-            raise ValuesError(f"variable {name!r}: expected real numbers, got dtype {arr.dtype}")
-        if tuple(arr.shape) != allowed[name]:
-            raise ValuesError(f"variable {name!r}: expected shape {allowed[name]}, got "
-                              f"{tuple(arr.shape)}")
-        if backends.dtype_kind(arr) != "f":
-            arr = backends.astype(arr, backends.float64_like(arr))
-        if isinstance(arr, np.ndarray) and name in needed:
-            with np.errstate(over="ignore", invalid="ignore"):
-                total = arr.sum()  # one pass, no temporary; the exact check only on doubt
-            bad = None if np.isfinite(total) else ~np.isfinite(arr)
-            if bad is not None and bad.any():
-                at = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise ValuesError(f"variable {name!r} has a non-finite entry "
-                                  f"({float(arr[at])!r} at index {at}); values must be finite")
-        arrays[name] = arr
-    arrays = backends.unify(arrays)
-    return arrays, backends.result_dtype(list(arrays.values()))
 
 
 def _constant(n: Einsum, dtype: np.dtype, like: Any = None) -> CTensor:
@@ -102,55 +58,7 @@ def _constant(n: Einsum, dtype: np.dtype, like: Any = None) -> CTensor:
             axis_map.append(groups.setdefault(i, len(groups)))
         else:
             axis_map.append(None)
-    return CTensor(backends.constant_like(n.coef, like, dtype), _positional(n.shape), axis_map)
-
-
-def _apply(n: Apply, arg: CTensor) -> CTensor:
-    f = FUNCTIONS[n.fn]
-    if f.elementwise:
-        if not f.zero_preserving:
-            arg = without_deltas(arg)
-        values = arg.core
-    else:
-        values = arg.dense()
-    if isinstance(values, np.generic):  # a contraction to a scalar: checked like an array
-        values = np.asarray(values)
-    if f.domain is not None and isinstance(values, np.ndarray):
-        problem = f.domain(values, n.params)
-        if problem:
-            raise DomainError(problem + describe_argument(n.arg))
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        out = backends.call_kernel(n.fn, f.kernel, f.array_kernel, values, n.params)
-    if isinstance(values, np.ndarray):
-        out = np.asarray(out, dtype=values.dtype)
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = out.sum()  # one pass without a temporary; the exact check only on doubt
-        bad = None if np.isfinite(total) else ~np.isfinite(out)
-        if bad is not None and bad.any():
-            at = tuple(int(i) for i in np.argwhere(bad)[0])
-            seen = f"; the input there is {float(values[at])!r}" if f.elementwise else ""
-            if np.isnan(out[at]):
-                raise DomainError(f"{n.fn} is undefined (nan) at index {at}{seen}"
-                                  f"{describe_argument(n.arg)}")
-            raise DomainError(f"{n.fn} overflowed: its result is {float(out[at])!r} at index "
-                              f"{at}{seen}; {values.dtype} cannot hold it (rescale the inputs)")
-    if f.elementwise:
-        return CTensor(out, arg.axes, arg.axis_map)
-    return CTensor(out, _positional(n.shape))
-
-
-def _finite(ct: CTensor, what: str) -> None:
-    core = ct.core
-    if isinstance(core, np.generic):  # a contraction to a scalar is checked too
-        core = np.asarray(core)
-    if not isinstance(core, np.ndarray):
-        return
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = core.sum()  # one pass, no temporary; inf/nan propagate (or a rare overflow)
-    if np.isfinite(total) or np.all(np.isfinite(core)):
-        return
-    raise DomainError(f"{what} overflowed to {float(core[~np.isfinite(core)][0])!r}; "
-                      f"{core.dtype} cannot hold the result (rescale the inputs)")
+    return CTensor(backends.constant_like(n.coef, like, dtype), positional(n.shape), axis_map)
 
 
 def _fake(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
@@ -247,6 +155,8 @@ class Program:
         self._signatures: dict[Node, tuple[Any, ...]] = {}
         self._constants: dict[tuple[Node, str], CTensor] = {}
         self._estimates: dict[str, Estimate] = {}
+        self._structure: dict[str, dict[Node, CTensor]] = {}  # per dtype: each node's template
+        self._compiled: dict[str, Steps | None] = {}  # per dtype: the numpy step list
         self._inputs: dict[Node, CTensor] = {}
         last: dict[Node, int] = {}
         for i, n in enumerate(self.order):
@@ -274,7 +184,7 @@ class Program:
         sig = _signature(ops)
         plan = self.plans.get(n)
         if plan is None or self._signatures[n] != sig:
-            plan = plan_contraction(ops, n.out, _positional(n.shape), coefficient=n.coef)
+            plan = plan_contraction(ops, n.out, positional(n.shape), coefficient=n.coef)
             self.plans[n], self._signatures[n] = plan, sig
         return plan
 
@@ -293,7 +203,7 @@ class Program:
         for i, n in enumerate(self.order):
             temp = 0
             if isinstance(n, Var):
-                shapes[n] = CTensor(_fake(n.shape, dtype), _positional(n.shape))
+                shapes[n] = CTensor(_fake(n.shape, dtype), positional(n.shape))
                 inputs += math.prod(n.shape) * item
                 out = 0
             elif isinstance(n, Einsum) and n.is_constant:
@@ -326,7 +236,7 @@ class Program:
                     out = size * item
                     temp = out + (0 if amap == list(arg.axis_map) else out)  # kernel scratch
                 else:
-                    shapes[n] = CTensor(_fake(n.shape, dtype), _positional(n.shape))
+                    shapes[n] = CTensor(_fake(n.shape, dtype), positional(n.shape))
                     out = math.prod(n.shape) * item
                     temp = out + arg.dense_nbytes  # the dense argument and kernel scratch
             else:  # pragma: no cover - the node set is closed
@@ -341,6 +251,7 @@ class Program:
                 live -= owned.pop(d, 0)
         est = Estimate(peak, inputs, largest, largest_shape, largest_what)
         self._estimates[dtype.str] = est
+        self._structure[dtype.str] = shapes
         return est
 
     def check_budget(self, dtype: Any = np.float64) -> Estimate:
@@ -366,7 +277,7 @@ class Program:
         found = []
         for n, plan in self.plans.items():
             sym = plan.symmetric
-            if sym is None or plan.core_shape[0] < MIN_SIDE or not isinstance(n, Einsum):
+            if sym is None or not plan.gram_pays or not isinstance(n, Einsum):
                 continue
             a, b = plan.original_operand(sym.first), plan.original_operand(sym.second)
             if n.terms[a][0] is n.terms[b][0]:
@@ -391,13 +302,36 @@ class Program:
 
     def run_all(self, values: Mapping[str, Any], backend: str = "auto") -> tuple[CTensor, ...]:
         """Evaluate every node given at compile time, in that order, in one pass."""
-        arrays, dtype = check_values(values, self.needed, self.allowed, self.what)
-        if dtype.kind == "f" and all(type(a) is np.ndarray for a in arrays.values()):
-            self.check_budget(dtype)  # lazy or device arrays (dask, …) hold no memory here
+        bounds: dict[str, float] = {}
+        arrays, dtype = check_values(values, self.needed, self.allowed, self.what, bounds)
+        numpy = dtype.kind == "f" and all(type(a) is np.ndarray for a in arrays.values())
+        if numpy:  # lazy or device arrays (dask, …) hold no memory here
+            est = self._estimates.get(dtype.str)
+            if est is None or est.peak > get_dense_limit():
+                self.check_budget(dtype)
         # numpy's overflow warnings stay inside: every result is checked and a non-finite one
         # raises DomainError naming the step, so a warning would only repeat it in numpy's words
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            if numpy and backend == "auto":
+                steps = self._compiled.get(dtype.str, False)
+                if steps is False:
+                    steps = self._compiled[dtype.str] = self._compile_steps(dtype)
+                if steps is not None:
+                    try:
+                        return steps.run(arrays, dtype, self.what, bounds)
+                    except UnplannedError:  # pragma: no cover - the estimate mirrors every step
+                        self._compiled[dtype.str] = None
             return self._run_all(arrays, dtype, backend)
+
+    def _compile_steps(self, dtype: np.dtype) -> Steps | None:
+        """The numpy step list for ``dtype``: structure fixed from the shapes, cores only."""
+        self.estimate(dtype)
+        structure = self._structure[dtype.str]
+        try:
+            return Steps(self.order, self.roots, self._drop, self.plans,
+                         lambda n: self._constant(n, dtype), structure, dtype)
+        except UnplannedError:
+            return None
 
     def _run_all(self, arrays: Mapping[str, Any], dtype: np.dtype,
                  backend: str) -> tuple[CTensor, ...]:
@@ -408,7 +342,7 @@ class Program:
             if isinstance(n, Var):
                 tmpl = self._inputs.get(n)
                 if tmpl is None:
-                    tmpl = self._inputs[n] = CTensor(_fake(n.shape, dtype), _positional(n.shape))
+                    tmpl = self._inputs[n] = CTensor(_fake(n.shape, dtype), positional(n.shape))
                 cache[n] = CTensor._trusted(arrays[n.name], tmpl)  # shape checked above
             elif isinstance(n, Einsum):
                 if n.is_constant:
@@ -417,12 +351,12 @@ class Program:
                     ops = [(cache[t], idx) for t, idx in n.terms]
                     plan = self._plan(n, ops)
                     cache[n] = plan.run([t.core for t, _ in ops], backend=backend)
-                    _finite(cache[n], "a product (einsum) of finite values")
+                    finite(cache[n], "a product (einsum) of finite values")
             elif isinstance(n, Sum):
-                cache[n] = _sum([(c, cache[t]) for c, t in n.terms])
-                _finite(cache[n], "a sum of finite values")
+                cache[n] = add_terms([(c, cache[t]) for c, t in n.terms])
+                finite(cache[n], "a sum of finite values")
             elif isinstance(n, Apply):
-                cache[n] = _apply(n, cache[n.arg])
+                cache[n] = apply_node(n, cache[n.arg])
             else:  # pragma: no cover - the node set is closed
                 raise TypeError(f"cannot evaluate node type {type(n).__name__}")
             for d in drop[i]:
@@ -434,40 +368,6 @@ class Program:
                 result = result.astype(dtype)
             out.append(result)
         return tuple(out)
-
-
-def _sum(pairs: list[tuple[float, CTensor]]) -> CTensor:
-    """``Σ cₖ tₖ``; terms of one structure add in place into one new array (no temporaries)."""
-    # constant fills (every axis redundant, e.g. the 1 of 1 - tanh²) add as a scalar
-    fill = 0.0
-    rest = []
-    for c, t in pairs:
-        if isinstance(t.core, np.ndarray) and t.core.ndim == 0 and \
-                all(m is None for m in t.axis_map):
-            fill += c * float(t.core)
-        else:
-            rest.append((c, t))
-    if not rest:
-        return linear_combination(pairs)
-    first = rest[0][1]
-    same = all(t.axis_map == first.axis_map and t.core.shape == first.core.shape
-               for _, t in rest)
-    if not same or not all(isinstance(t.core, np.ndarray) for _, t in rest) or \
-            (fill != 0.0 and first.has_deltas):
-        return linear_combination(pairs)
-    dtype = np.result_type(*[t.core.dtype for _, t in pairs])
-    c0, t0 = rest[0]
-    core = np.multiply(t0.core, c0, dtype=dtype) if c0 != 1.0 else np.array(t0.core, dtype=dtype)
-    for c, t in rest[1:]:
-        if c == 1.0:
-            core += t.core
-        elif c == -1.0:
-            core -= t.core
-        else:
-            core += c * t.core
-    if fill != 0.0:
-        core += fill
-    return CTensor(core, first.axes, first.axis_map, first.wrt, cancelled_scale(core, pairs))
 
 
 def _describe(n: Node, plan: ContractionPlan | None) -> str:

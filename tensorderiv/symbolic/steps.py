@@ -1,0 +1,534 @@
+"""Evaluation steps on values: functions, sums, checks, and a program's numpy step list.
+
+Each node kind's computation on values lives here, with the checks every result goes through
+(issue 13's hardening): a function's domain before its kernel runs and the finiteness of its
+result (skipped for the functions in :data:`FINITE_ON_FINITE`, whose result is finite whenever
+their finite argument is in their domain), and the finiteness of every product and sum, each a
+:class:`~tensorderiv.core.errors.DomainError` naming the step. :func:`apply_node` and
+:func:`add_terms` act on c-tensors (any array library); :class:`Steps` is the compiled numpy form
+of a whole program: every structural choice is made once from the shapes, and a run moves only
+the cores through a list of slots.
+
+Example:
+    >>> import numpy as np
+    >>> import tensorderiv as td
+    >>> from tensorderiv.core.ctensor import CTensor
+    >>> x = td.var("x", (2,))
+    >>> node = td.tanh(x).node
+    >>> apply_node(node, CTensor(np.array([0.0, 1.0]), ["i"])).core
+    array([0.        , 0.76159416])
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..core import backends, progress
+from ..core.axes import Axis
+from ..core.contract import ContractionPlan
+from ..core.ctensor import (
+    CTensor,
+    cancelled_scale,
+    expand_core,
+    linear_combination,
+    without_deltas,
+)
+from ..core.errors import DomainError
+from .functions import FUNCTIONS, describe_argument
+from .nodes import Apply, Einsum, Node, Sum, Var
+from .values import measure
+
+__all__ = ["FINITE_ON_FINITE", "Steps", "UnplannedError", "add_terms", "apply_node", "positional"]
+
+
+def positional(shape: tuple[int, ...]) -> list[Axis]:
+    """Axes named by position, for a node's value (its axes are the node's own)."""
+    return [Axis(p, n) for p, n in enumerate(shape)]
+
+
+#: element-wise functions whose value is finite wherever a finite argument is in their domain
+#: (checked before the kernel runs): their results need no finiteness pass, since every value
+#: and intermediate they can be given is finite (each is checked or is one of these)
+FINITE_ON_FINITE = frozenset({"sin", "cos", "tanh", "sigmoid", "relu", "step", "sign", "abs",
+                              "softplus", "sqrt", "log"})
+
+
+def apply_node(n: Apply, arg: CTensor) -> CTensor:
+    """``n.fn`` of ``arg``, the value of ``n``'s argument, as a c-tensor (checked)."""
+    f = FUNCTIONS[n.fn]
+    if f.elementwise:
+        if not f.zero_preserving:
+            arg = without_deltas(arg)
+        values = arg.core
+    else:
+        values = arg.dense()
+    out = _apply_values(n, values)
+    if f.elementwise:
+        return CTensor(out, arg.axes, arg.axis_map)
+    return CTensor(out, positional(n.shape))
+
+
+def _apply_values(n: Apply, values: Any) -> Any:
+    """``n.fn`` of ``values`` (a core, or the dense argument): domain and finiteness checked."""
+    f = FUNCTIONS[n.fn]
+    if isinstance(values, np.generic):  # a contraction to a scalar: checked like an array
+        values = np.asarray(values)
+    if f.domain is not None and isinstance(values, np.ndarray):
+        problem = f.domain(values, n.params)
+        if problem:
+            raise DomainError(problem + describe_argument(n.arg))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        out = backends.call_kernel(n.fn, f.kernel, f.array_kernel, values, n.params)
+        if isinstance(values, np.ndarray):
+            return _checked(n, f, values, np.asarray(out, dtype=values.dtype))
+    return out
+
+
+def _checked(n: Apply, f: Any, values: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` = ``n.fn(values)``, or DomainError naming its first non-finite entry."""
+    if not (f.elementwise and n.fn in FINITE_ON_FINITE) and \
+            not math.isfinite(np.add.reduce(out, None)):  # one pass; exact check only on doubt
+        bad = ~np.isfinite(out)
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            seen = f"; the input there is {float(values[at])!r}" if f.elementwise else ""
+            if np.isnan(out[at]):
+                raise DomainError(f"{n.fn} is undefined (nan) at index {at}{seen}"
+                                  f"{describe_argument(n.arg)}")
+            raise DomainError(f"{n.fn} overflowed: its result is {float(out[at])!r} at index "
+                              f"{at}{seen}; {values.dtype} cannot hold it (rescale the inputs)")
+    return out
+
+
+def _numpy_apply(n: Apply) -> Callable[[Any], tuple[np.ndarray, np.ndarray]]:
+    """``n.fn`` of a numpy core, its domain checked: (the values, the result).
+
+    The caller checks the result (under its own errstate).
+    """
+    f = FUNCTIONS[n.fn]
+    kernel, domain, params = f.kernel, f.domain, n.params
+
+    def run(values: Any) -> tuple[np.ndarray, np.ndarray]:
+        if type(values) is not np.ndarray:  # a contraction to a scalar: checked like an array
+            values = np.asarray(values)
+        if domain is not None:
+            problem = domain(values, params)
+            if problem:
+                raise DomainError(problem + describe_argument(n.arg))
+        return values, np.asarray(kernel(values, params), dtype=values.dtype)
+
+    return run
+
+
+def _exp_bound(b: float) -> float:
+    return math.exp(b) if b < 700.0 else math.inf
+
+
+#: a bound on each element-wise function's result from a bound b on its argument's magnitude
+RESULT_BOUNDS: dict[str, Callable[[float], float]] = {
+    "tanh": lambda b: 1.0, "sigmoid": lambda b: 1.0, "sin": lambda b: 1.0,
+    "cos": lambda b: 1.0, "step": lambda b: 1.0, "sign": lambda b: 1.0,
+    "relu": lambda b: b, "abs": lambda b: b, "softplus": lambda b: b + 1.0,
+    "sqrt": lambda b: math.sqrt(b) if b < math.inf else b, "square": lambda b: b * b,
+    "exp": _exp_bound,
+}
+
+
+def finite(ct: CTensor, what: str) -> None:
+    """DomainError when ``ct``'s core has a non-finite entry: ``what`` overflowed."""
+    _finite_core(ct.core, what)
+
+
+def _finite_core(core: Any, what: str) -> None:
+    if isinstance(core, np.generic):  # a contraction to a scalar is checked too
+        core = np.asarray(core)
+    if not isinstance(core, np.ndarray):
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = core.sum()  # one pass, no temporary; inf/nan propagate (or a rare overflow)
+    if np.isfinite(total) or np.all(np.isfinite(core)):
+        return
+    raise DomainError(f"{what} overflowed to {float(core[~np.isfinite(core)][0])!r}; "
+                      f"{core.dtype} cannot hold the result (rescale the inputs)")
+
+
+def add_terms(pairs: list[tuple[float, CTensor]]) -> CTensor:
+    """``Σ cₖ tₖ``; terms of one structure add in place into one new array (no temporaries)."""
+    # constant fills (every axis redundant, e.g. the 1 of 1 - tanh²) add as a scalar
+    fill = 0.0
+    rest = []
+    for c, t in pairs:
+        if isinstance(t.core, np.ndarray) and t.core.ndim == 0 and \
+                all(m is None for m in t.axis_map):
+            fill += c * float(t.core)
+        else:
+            rest.append((c, t))
+    if not rest:
+        return linear_combination(pairs)
+    first = rest[0][1]
+    same = all(t.axis_map == first.axis_map and t.core.shape == first.core.shape
+               for _, t in rest)
+    if not same or not all(isinstance(t.core, np.ndarray) for _, t in rest) or \
+            (fill != 0.0 and first.has_deltas):
+        return linear_combination(pairs)
+    dtype = np.result_type(*[t.core.dtype for _, t in pairs])
+    c0, t0 = rest[0]
+    core = np.multiply(t0.core, c0, dtype=dtype) if c0 != 1.0 else np.array(t0.core, dtype=dtype)
+    for c, t in rest[1:]:
+        if c == 1.0:
+            core += t.core
+        elif c == -1.0:
+            core -= t.core
+        else:
+            core += c * t.core
+    if fill != 0.0:
+        core += fill
+    return CTensor(core, first.axes, first.axis_map, first.wrt, cancelled_scale(core, pairs))
+
+
+class UnplannedError(Exception):
+    """A step whose result's structure differs from the one worked out from the shapes."""
+
+
+Step = Callable[[list[Any], list[float]], None]
+
+
+def _same_structure(a: CTensor, b: CTensor) -> bool:
+    return a.axis_map == b.axis_map and a.core.shape == b.core.shape
+
+
+#: a term restructured for a sum is gathered by a precomputed index map up to this many entries
+GATHER_MAX = 1 << 16
+
+
+def _gather_map(term: CTensor, result: CTensor) -> tuple[np.ndarray, bool] | bool | None:
+    """How to read ``term``'s core in ``result``'s core layout, as a flat index map.
+
+    ``restructure`` materialises deltas and broadcasts through generic code on every call; the
+    map does the same as one gather (index 0 of an extended core is the exact zero off a
+    delta's diagonal). False when the result is too large for a map (the general sum runs).
+    """
+    if math.prod(result.core.shape) > GATHER_MAX:
+        return False
+    groups = [[p for p, c in enumerate(result.axis_map) if c == k]
+              for k in range(result.core.ndim)]
+    if any(not g for g in groups):
+        return False
+    reps = [g[0] for g in groups]
+    index = np.arange(1, math.prod(term.core.shape) + 1, dtype=np.intp).reshape(term.core.shape)
+    full = expand_core(index, [term.axis_map[p] for p in reps], [term.axes[p].size for p in reps])
+    full = np.ascontiguousarray(full)
+    if full.shape != result.core.shape:
+        return False
+    if full.all():
+        return full - 1, False
+    return full, True
+
+
+def _gathered(core: Any, gather: tuple[np.ndarray, bool], dtype: np.dtype) -> np.ndarray:
+    """``core`` read through a map of :func:`_gather_map`: a new array of ``dtype``."""
+    index, zeros = gather
+    flat = np.asarray(core, dtype=dtype).reshape(-1)
+    if zeros:
+        flat = np.concatenate((np.zeros(1, dtype=dtype), flat))
+    return flat[index]
+
+
+#: a sum of at most this many entries is computed out of place, term by term (the fewest calls)
+SMALL_SUM = 4096
+
+
+def _small_sum(s: int, rest: list[tuple[float, int]], fill: float, cancel: int | None,
+               terms: list[tuple[float, int, CTensor]], proven: float) -> Step:
+    """A small sum of same-structure terms and constant fills: a few numpy calls, no copies."""
+    (c0, j0), more = rest[0], rest[1:]
+    weights = [(abs(c), j) for c, j in rest]
+    extra = abs(fill)
+
+    def step(buf: list[Any], bnd: list[float]) -> None:
+        core = buf[j0]
+        if c0 != 1.0:
+            core = core * c0
+        for c, j in more:
+            if c == 1.0:
+                core = core + buf[j]
+            elif c == -1.0:
+                core = core - buf[j]
+            else:
+                core = core + c * buf[j]
+        if fill != 0.0:
+            core = core + fill
+        if core is buf[j0] or type(core) is not np.ndarray:
+            core = np.array(core)  # a new array (never an operand's)
+        b = extra
+        for w, j in weights:
+            b += w * bnd[j]
+        if not b < proven:
+            b = measure(core)
+            if b < 0:
+                _finite_core(core, "a sum of finite values")
+        buf[s] = core
+        bnd[s] = b
+        if cancel is not None:  # an output: how far its terms cancelled (reduce's tolerance)
+            buf[cancel] = cancelled_scale(
+                core, [(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
+    return step
+
+
+class Steps:
+    """A program's numpy run as a list of steps over cores, every structural choice made once.
+
+    The structure of every intermediate (its axes, axis map and core shape) follows from the
+    shapes alone, so it is worked out when the program is compiled (``Program.estimate``);
+    a run then moves only the cores through a list of slots, one per node: each step reads its
+    operands' slots, calls a kernel chosen in advance (a contraction's path, an element-wise
+    function, an in-place sum) and checks its result as the general path does, and each
+    slot is freed after its last use. Only the outputs become c-tensors, over templates.
+    """
+
+    def __init__(self, order: Sequence[Node], roots: Sequence[Node],
+                 drop: Sequence[Sequence[Node]], plans: Mapping[Node, ContractionPlan],
+                 constant: Callable[[Einsum], CTensor], structure: Mapping[Node, CTensor],
+                 dtype: np.dtype) -> None:
+        slot = {n: i for i, n in enumerate(order)}
+        self.size = len(order)
+        # a bound on a result's magnitudes below this proves its entries finite in ``dtype``
+        # (eight orders of magnitude of room for rounding)
+        proven = float(np.finfo(dtype).max) * 1e-8
+        self.inputs: list[tuple[int, str]] = []
+        self.constants: list[tuple[int, Any]] = []
+        self.constant_bounds: list[tuple[int, float]] = []
+        steps: list[tuple[Step | None, tuple[int, ...]]] = []
+        self.outputs: list[tuple[int, CTensor, int | None]] = []
+        extra: dict[Node, int] = {}  # an output sum's cancelled scale goes to a slot of its own
+        for r in roots:
+            if isinstance(r, Sum) and r not in extra:
+                extra[r] = self.size + len(extra)
+        for i, n in enumerate(order):
+            s = slot[n]
+            free = tuple(slot[d] for d in drop[i])
+            if isinstance(n, Var):
+                self.inputs.append((s, n.name))
+                steps.append((None, free))  # loaded before the steps (one step per node)
+                continue
+            if isinstance(n, Einsum) and n.is_constant:
+                self.constants.append((s, constant(n).core))
+                self.constant_bounds.append((s, abs(float(constant(n).core))))
+                steps.append((None, free))
+                continue
+            if isinstance(n, Einsum):
+                step = self._einsum(n, plans[n], s, [slot[t] for t, _ in n.terms], proven)
+            elif isinstance(n, Sum):
+                step = self._sum(n, structure, s, slot, extra.get(n), dict(self.constants),
+                                 proven)
+            elif isinstance(n, Apply):
+                step = self._apply(n, structure[n.arg], structure[n], s, slot[n.arg], proven)
+            else:  # pragma: no cover - the node set is closed
+                raise UnplannedError(type(n).__name__)
+            steps.append((step, free))
+        self.steps = steps
+        self.outputs = [(slot[r], structure[r], extra.get(r)) for r in roots]
+        self.slots = self.size + len(extra)
+
+    @staticmethod
+    def _einsum(n: Einsum, plan: ContractionPlan, s: int, args: list[int],
+                proven: float) -> Step:
+        sym = plan.symmetric
+        same = sym is not None and \
+            n.terms[plan.original_operand(sym.first)][0] is \
+            n.terms[plan.original_operand(sym.second)][0]
+        kernel = plan.numpy_kernel(same)
+        # |result| <= |coefficient| · (terms summed) · Π max(1, |operand|): every partial sum
+        # of every pairwise step is bounded so too, so a finite bound proves them all finite
+        letters = dict(zip("".join(plan.equation.split("->")[0].split(",")),
+                           [n for shape in plan.operand_shapes for n in shape], strict=True))
+        summed = math.prod(letters.values()) / max(1, math.prod(
+            letters[c] for c in set(plan.equation.split("->")[1])))
+        scale = abs(plan.factor) * summed
+
+        def step(buf: list[Any], bnd: list[float]) -> None:
+            core = kernel([buf[a] for a in args])
+            b = scale
+            for a in args:
+                x = bnd[a]
+                if x > 1.0:
+                    b *= x
+            if not b < proven:
+                b = measure(core)
+                if b < 0:
+                    _finite_core(core, "a product (einsum) of finite values")
+            buf[s] = core
+            bnd[s] = b
+        return step
+
+    @staticmethod
+    def _apply(n: Apply, arg: CTensor, result: CTensor, s: int, a: int,
+               proven: float) -> Step:
+        f = FUNCTIONS[n.fn]
+        as_core = arg.axis_map == tuple(range(arg.core.ndim)) if not f.elementwise else \
+            f.zero_preserving or not arg.has_deltas
+        bound = RESULT_BOUNDS.get(n.fn) if f.elementwise else None
+        if as_core:  # the function acts on the argument's core itself
+            kernel = _numpy_apply(n)
+
+            def step(buf: list[Any], bnd: list[float]) -> None:
+                values, out = kernel(buf[a])
+                b = math.inf if bound is None else bound(bnd[a])
+                if not b < proven:
+                    b = measure(out)
+                    if b < 0:
+                        _checked(n, f, values, out)  # raises, naming the entry
+                buf[s] = out
+                bnd[s] = b
+        else:  # deltas to materialise, or a compact argument to make dense: the general path
+            def step(buf: list[Any], bnd: list[float]) -> None:
+                ct = apply_node(n, CTensor._trusted(buf[a], arg))
+                if not _same_structure(ct, result):  # pragma: no cover - mirrors estimate()
+                    raise UnplannedError(n.fn)
+                buf[s] = ct.core
+                bnd[s] = math.inf if bound is None else bound(bnd[a])
+        return step
+
+    @staticmethod
+    def _sum(n: Sum, structure: Mapping[Node, CTensor], s: int, slot: Mapping[Node, int],
+             cancel: int | None, constants: Mapping[int, Any], proven: float) -> Step:
+        result = structure[n]
+        terms = [(c, slot[t], structure[t]) for c, t in n.terms]
+        def is_fill(t: CTensor) -> bool:  # a constant over axes (a scalar result has none)
+            return t.core.ndim == 0 and bool(t.axis_map) and all(m is None for m in t.axis_map)
+
+        fills = [(c, j) for c, j, t in terms if is_fill(t)]
+        rest: list[tuple[float, int, Any]] = []  # (coefficient, slot, gather map or None)
+        for c, j, t in terms:
+            if is_fill(t):
+                continue
+            gather = None if _same_structure(t, result) else _gather_map(t, result)
+            if gather is False:
+                rest = []
+                break
+            rest.append((c, j, gather))
+        if not rest or (fills and result.has_deltas):  # the general sum (restructures)
+            def general(buf: list[Any], bnd: list[float]) -> None:
+                ct = add_terms([(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
+                b = measure(ct.core)
+                if b < 0:
+                    _finite_core(ct.core, "a sum of finite values")
+                if not _same_structure(ct, result):
+                    raise UnplannedError("sum")
+                buf[s] = ct.core
+                bnd[s] = b
+                if cancel is not None:
+                    buf[cancel] = ct.cancelled
+            return general
+        (c0, j0, g0), more = rest[0], rest[1:]
+        every = [j for _, j, _ in rest] + [j for _, j in fills]
+        fixed = [(c, constants[j]) for c, j in fills if j in constants]
+        if math.prod(result.core.shape) <= SMALL_SUM and len(fixed) == len(fills) and \
+                all(g is None for _, _, g in rest):
+            return _small_sum(s, [(c, j) for c, j, _ in rest],
+                              sum(c * float(v) for c, v in fixed), cancel, terms, proven)
+
+        weights = [(abs(c), j) for c, j, _ in rest] + [(abs(c), j) for c, j in fills]
+        if len(rest) == 2 and not fills and g0 is None and rest[1][2] is None and \
+                (c0, rest[1][0]) in ((1.0, 1.0), (1.0, -1.0)) and cancel is None:
+            j1 = rest[1][1]
+            op = np.add if rest[1][0] == 1.0 else np.subtract
+
+            def pair(buf: list[Any], bnd: list[float]) -> None:  # a ± b: one new array
+                core = op(buf[j0], buf[j1])
+                b = bnd[j0] + bnd[j1]
+                if not b < proven:
+                    b = measure(core)
+                    if b < 0:
+                        _finite_core(core, "a sum of finite values")
+                buf[s] = core
+                bnd[s] = b
+            return pair
+
+        def step(buf: list[Any], bnd: list[float]) -> None:
+            dtype = np.result_type(*[buf[j].dtype for j in every])
+            t0 = buf[j0] if g0 is None else _gathered(buf[j0], g0, dtype)
+            if g0 is not None:
+                core = t0 if c0 == 1.0 else np.multiply(t0, c0, out=t0)
+            else:
+                core = np.multiply(t0, c0, dtype=dtype) if c0 != 1.0 else \
+                    np.array(t0, dtype=dtype)
+            for c, j, g in more:
+                t = buf[j] if g is None else _gathered(buf[j], g, dtype)
+                if c == 1.0:
+                    core += t
+                elif c == -1.0:
+                    core -= t
+                else:
+                    core += c * t
+            fill = 0.0
+            for c, j in fills:
+                fill += c * float(buf[j])
+            if fill != 0.0:
+                core += fill
+            b = 0.0
+            for w, j in weights:  # |Σ cₖ tₖ| <= Σ |cₖ| |tₖ|
+                b += w * bnd[j]
+            if not b < proven:
+                b = measure(core)
+                if b < 0:
+                    _finite_core(core, "a sum of finite values")
+            buf[s] = core
+            bnd[s] = b
+            if cancel is not None:  # an output: how far its terms cancelled (reduce's tolerance)
+                buf[cancel] = cancelled_scale(
+                    core, [(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
+        return step
+
+    def run(self, arrays: Mapping[str, Any], dtype: np.dtype, what: str,
+            bounds: Mapping[str, float]) -> tuple[CTensor, ...]:
+        """The outputs' c-tensors for these (checked, numpy) values.
+
+        ``bounds`` bound the values' magnitudes (from their finiteness check; a missing one is
+        unknown). Each step bounds its result from its operands' bounds; where that bound
+        proves the result finite its finiteness pass is skipped, elsewhere it runs (and gives
+        the result's bound).
+        """
+        buf: list[Any] = [None] * self.slots
+        for s, name in self.inputs:
+            buf[s] = arrays[name]
+        for s, core in self.constants:
+            buf[s] = core
+        bnd = [math.inf] * self.slots
+        for s, name in self.inputs:
+            bnd[s] = bounds.get(name, math.inf)
+        for s, b in self.constant_bounds:
+            bnd[s] = b
+        steps = self.steps
+        clock = time.perf_counter
+        start = clock()
+        for k, (step, free) in enumerate(steps):
+            if step is not None:
+                step(buf, bnd)
+            for d in free:
+                buf[d] = None
+            if clock() - start >= progress.DELAY:  # a long run: the rest under a progress bar
+                with progress.Progress(len(steps), f"evaluating {what}", delay=0.0) as bar:
+                    bar.update(k + 1)
+                    for step, free in steps[k + 1:]:
+                        if step is not None:
+                            step(buf, bnd)
+                        for d in free:
+                            buf[d] = None
+                        bar.update()
+                break
+        out = []
+        for s, tmpl, cancel in self.outputs:
+            core = buf[s]
+            if core.dtype != dtype and isinstance(core, np.ndarray):
+                core = core.astype(dtype)
+            ct = CTensor._trusted(core, tmpl)
+            if cancel is not None:
+                ct.cancelled = buf[cancel]
+            out.append(ct)
+        return tuple(out)
