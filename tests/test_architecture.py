@@ -17,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 # folders, lowest first; inside each, its modules lowest first (a set = one rank)
 LAYERS: dict[str, list[set[str]]] = {
     "core": [{"errors"}, {"options", "axes", "optional", "renderers"},
-             {"arithmetic", "progress", "backends"}, {"ctensor", "symmetric"}, {"contract"}],
+             {"arithmetic", "progress", "backends"}, {"ctensor", "symmetric", "kernels"},
+             {"contract"}],
     "symbolic": [{"nodes"}, {"limits"}, {"simplify"}, {"functions"}, {"expr"}, {"subscripts"},
                  {"parse"},
                  {"differentiate", "substitute", "reverse", "factor"}, {"evaluate"},

@@ -38,6 +38,7 @@ import opt_einsum as oe
 from .axes import Axis
 from .ctensor import CTensor
 from .errors import DenseLimitError, LabelError, ShapeError
+from .kernels import MatmulSpec, matmul, matmul_spec
 from .options import get_dense_limit
 from .symmetric import MIN_SIDE, GramSpec, gram, gram_pattern
 
@@ -99,6 +100,7 @@ class ContractionPlan:
     symmetric: GramSpec | None = None
     small: bool = False  # few multiply-adds in all: numpy's C einsum, no path
     template: CTensor | None = None  # the result's axes, checked once
+    direct: MatmulSpec | None = None  # one matrix product: np.matmul, C-ordered result
 
     def original_operand(self, k: int) -> int:
         """The position among the operands given of the k-th core in :attr:`equation`."""
@@ -135,6 +137,9 @@ class ContractionPlan:
             core = gram(sym, cores)  # one triangle, mirrored (a Hessian's XᵀDX)
         elif self.passthrough:
             core = cores[0]
+        elif self.direct is not None and backend == "auto" and \
+                type(cores[0]) is np.ndarray and type(cores[1]) is np.ndarray:
+            core = matmul(self.direct, cores)  # no transposed view from tensordot
         elif self.small and backend == "auto" and all(type(c) is np.ndarray for c in cores):
             core = np.einsum(self.equation, *cores)  # tiny: C einsum beats planning overhead
         else:
@@ -270,7 +275,8 @@ def plan_contraction(
     template = CTensor(fake, out_axes, axis_map)
     return ContractionPlan(equation, expression, factor, tuple(axis_map), tuple(out_axes),
                            passthrough, core_shape, tuple(shapes), tuple(scalars), symmetric,
-                           small, template)
+                           small, template,
+                           direct=None if passthrough else matmul_spec(equation, shapes))
 
 
 def contract_labelled(
