@@ -40,7 +40,7 @@ from .ctensor import CTensor
 from .errors import DenseLimitError, LabelError, ShapeError
 from .kernels import MatmulSpec, matmul, matmul_spec
 from .options import get_dense_limit
-from .symmetric import MIN_SIDE, GramSpec, gram, gram_pattern
+from .symmetric import GramSpec, gram, gram_pattern
 
 __all__ = ["ContractionPlan", "cache_info", "contract", "contract_labelled", "plan_contraction"]
 
@@ -132,8 +132,7 @@ class ContractionPlan:
             if not cores:  # every operand a scalar
                 return CTensor(np.asarray(factor), self.out_axes, self.axis_map)
         sym = self.symmetric
-        if sym is not None and cores[sym.first] is cores[sym.second] and \
-                isinstance(cores[sym.first], np.ndarray) and self.core_shape[0] >= MIN_SIDE:
+        if sym is not None and sym.applies(cores, self.core_shape):
             core = gram(sym, cores)  # one triangle, mirrored (a Hessian's XᵀDX)
         elif self.passthrough:
             core = cores[0]

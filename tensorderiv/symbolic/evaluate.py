@@ -37,7 +37,6 @@ from ..core.ctensor import CTensor, cancelled_scale, linear_combination, without
 from ..core.errors import DenseLimitError, DomainError, ValuesError
 from ..core.options import get_dense_limit
 from ..core.progress import track
-from ..core.symmetric import MIN_SIDE
 from .expr import Expr
 from .functions import FUNCTIONS, as_value, describe_argument
 from .nodes import Apply, Einsum, Node, Sum, Var, postorder
@@ -366,10 +365,10 @@ class Program:
         found = []
         for n, plan in self.plans.items():
             sym = plan.symmetric
-            if sym is None or plan.core_shape[0] < MIN_SIDE or not isinstance(n, Einsum):
+            if sym is None or not sym.worth(plan.core_shape) or not isinstance(n, Einsum):
                 continue
-            a, b = plan.original_operand(sym.first), plan.original_operand(sym.second)
-            if n.terms[a][0] is n.terms[b][0]:
+            copies = [n.terms[plan.original_operand(k)][0] for k in sym.copies]
+            if all(c is copies[0] for c in copies):
                 found.append(n)
         return found
 
