@@ -21,7 +21,7 @@ LAYERS: dict[str, list[set[str]]] = {
              {"contract"}],
     "symbolic": [{"nodes"}, {"limits"}, {"simplify"}, {"functions"}, {"expr"}, {"subscripts"},
                  {"parse"},
-                 {"differentiate", "substitute", "reverse", "factor"}, {"evaluate"},
+                 {"differentiate", "substitute", "reverse", "factor", "fuse"}, {"evaluate"},
                  {"derivative"}, {"multi"}],
     "forms": [{"structure", "layouts", "latex"}, {"rules"}, {"matrixform"}, {"reduce"},
               {"naming"}, {"products"}, {"matrixtext"}, {"notation"}, {"collapsed"}, {"factors"}],

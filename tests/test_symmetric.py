@@ -133,3 +133,25 @@ def test_third_derivative_uses_the_cube_and_equals_the_closed_form():
                                  shapes={"W": (8, 8), "x": (8,)}))
     small({"W": np.ones((8, 8)) / 8, "x": np.zeros(8)})
     assert small.program.symmetric == []  # 8 < MIN_SIDE_CUBE: the plain contraction
+
+
+@given(st.integers(1, 20), st.integers(1, 200), st.sampled_from(["none", "pos", "neg", "mixed"]),
+       st.booleans(), st.floats(-2, 2), st.integers(0, 2**31 - 1))
+def test_gram_with_alpha_into_a_symmetric_array(N, d, weights, scipy_blas, alpha, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(N, d))
+    S = rng.normal(size=(d, d))
+    S = S + S.T
+    w = {"none": np.ones(N), "pos": rng.random(N), "neg": -rng.random(N),
+         "mixed": rng.normal(size=N)}[weights]
+    old = list(symmetric._SYRK)
+    try:
+        if not scipy_blas:
+            symmetric._SYRK[:] = [None]
+        spec = gram_pattern("ab,a,ac->bc", [A.shape, w.shape, A.shape])
+        got = gram(spec, [A, w, A], alpha=alpha, into=S.copy())
+    finally:
+        symmetric._SYRK[:] = old
+    want = S + alpha * A.T @ (w[:, None] * A)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(want).max()))
+    assert np.array_equal(got, got.T) and got.flags.c_contiguous

@@ -136,8 +136,22 @@ def _mirror_upper(C: np.ndarray, diagonal_blocks: bool) -> np.ndarray:
     return C
 
 
-def gram(spec: GramSpec, cores: Sequence[Any], used: list[str] | None = None) -> np.ndarray:
-    """``Σₛ A[s,i] w[s] A[s,j]`` (w the product of the weights), symmetric, from one triangle."""
+def gram(spec: GramSpec, cores: Sequence[Any], used: list[str] | None = None, *,
+         alpha: float = 1.0, into: np.ndarray | None = None) -> np.ndarray:
+    """``alpha · Σₛ A[s,i] w[s] A[s,j]`` (w the product of the weights), from one triangle.
+
+    Args:
+        spec: the pattern, from :func:`gram_pattern`.
+        cores: the operands, as in the equation.
+        used: a list to which the method used is appended (``"dsyrk"``, ``"blocks"``,
+            ``"slices"``), for reports and tests.
+        alpha: a factor applied inside the product (BLAS's alpha): no pass of its own.
+        into: a C-ordered symmetric (d, d) array to add the product to, in place (BLAS's
+            ``beta = 1``): only one triangle of it is read, and it is returned, whole.
+
+    Returns:
+        The result, C-ordered and exactly symmetric (three copies: a (d, d, d) array).
+    """
     A = np.asarray(cores[spec.first])
     A2 = np.moveaxis(A, spec.axis, -1)
     d = A2.shape[-1]
@@ -150,35 +164,54 @@ def gram(spec: GramSpec, cores: Sequence[Any], used: list[str] | None = None) ->
     if len(spec.copies) == 3:
         if used is not None:
             used.append("slices")
-        return _cube(A2, w)
+        out = _cube(A2, w)
+        if alpha != 1.0:
+            out *= alpha
+        return out if into is None else np.add(into, out, out=into)
     blas = _syrk() if A2.dtype == np.float64 else None
     if blas is not None:
-        # Fortran order: BᵀB of a C-ordered (N, d) B is B_f B_fᵀ with B_f = Bᵀ (d, N), trans=0
-        if w is None:
-            C = blas.dsyrk(1.0, A2.T, trans=0, lower=0)
-        else:  # rows of w ≥ 0 add, rows of w < 0 subtract: two rank-k updates, N rows in all
-            neg = w < 0
-            C = None
-            for sign, rows in ((1.0, ~neg), (-1.0, neg)):
-                if not rows.any():
-                    continue
-                part = A2 if rows.all() else A2[rows]
-                B = np.multiply(part, np.sqrt(np.abs(w[rows]))[:, None])
-                if C is None:
-                    C = blas.dsyrk(sign, B.T, trans=0, lower=0)
-                else:
-                    C = blas.dsyrk(sign, B.T, beta=1.0, c=C, trans=0, lower=0, overwrite_c=1)
         if used is not None:
             used.append("dsyrk")
-        return _mirror_upper(np.asarray(C), True)
+        # Fortran order: BᵀB of a C-ordered (N, d) B is B_f B_fᵀ with B_f = Bᵀ (d, N), trans=0;
+        # a C-ordered symmetric `into` is its own transpose, a Fortran-ordered C for BLAS
+        C = None if into is None else into.T
+        if w is None:
+            C = _syrk_update(blas, alpha, A2, C)
+        else:  # rows of w ≥ 0 add, rows of w < 0 subtract: two rank-k updates, N rows in all
+            neg = w < 0
+            n_neg = int(np.count_nonzero(neg))
+            root = np.sqrt(np.abs(w))
+            if n_neg in (0, N):  # one sign: one scaled copy, no gather
+                B = np.multiply(A2, root[:, None])
+                C = _syrk_update(blas, -alpha if n_neg else alpha, B, C)
+            else:  # the rows of each sign gathered into one scratch, scaled there in place
+                B = np.empty((N, d), dtype=np.float64)
+                pos_rows, neg_rows = np.flatnonzero(~neg), np.flatnonzero(neg)
+                for sign, rows, part in ((1.0, pos_rows, B[:N - n_neg]),
+                                         (-1.0, neg_rows, B[N - n_neg:])):
+                    np.take(A2, rows, axis=0, out=part)
+                    part *= root[rows][:, None]
+                    C = _syrk_update(blas, sign * alpha, part, C)
+        C = _mirror_upper(C, True)
+        return C.T  # symmetric: the C-ordered view of the same array
     B = A2 if w is None else A2 * w[:, None]
-    C = np.empty((d, d), dtype=np.result_type(A2, B))
+    C = np.zeros((d, d), dtype=np.result_type(A2, B)) if into is None else into
     for s in range(0, d, _BLOCK):
         e = min(d, s + _BLOCK)
-        C[:e, s:e] = A2[:, :e].T @ B[:, s:e]
+        prod = A2[:, :e].T @ B[:, s:e]
+        if alpha != 1.0:
+            prod *= alpha
+        C[:e, s:e] += prod
     if used is not None:
         used.append("blocks")
     return _mirror_upper(C, True)  # the diagonal blocks too: exactly symmetric
+
+
+def _syrk_update(blas: Any, alpha: float, B: np.ndarray, C: np.ndarray | None) -> np.ndarray:
+    """``C + alpha BᵀB`` in C's upper triangle (Fortran order), C made when None."""
+    if C is None:
+        return blas.dsyrk(alpha, B.T, trans=0, lower=0)
+    return blas.dsyrk(alpha, B.T, beta=1.0, c=C, trans=0, lower=0, overwrite_c=1)
 
 
 def _cube(A: np.ndarray, w: np.ndarray | None) -> np.ndarray:

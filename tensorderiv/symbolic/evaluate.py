@@ -39,6 +39,7 @@ from ..core.options import get_dense_limit
 from ..core.progress import track
 from .expr import Expr
 from .functions import FUNCTIONS, as_value, describe_argument
+from .fuse import plan_kernels
 from .nodes import Apply, Einsum, Node, Sum, Var, postorder
 
 __all__ = ["Estimate", "Program", "check_values", "evaluate"]
@@ -247,9 +248,11 @@ class Program:
         self._constants: dict[tuple[Node, str], CTensor] = {}
         self._estimates: dict[str, Estimate] = {}
         self._inputs: dict[Node, CTensor] = {}
+        self.kernels = plan_kernels(self.order, self.roots)  # fused steps, numpy runs only
+        self._absorbed = {m for k in self.kernels.values() for m in k.absorbs}
         last: dict[Node, int] = {}
         for i, n in enumerate(self.order):
-            for c in n.children():
+            for c in n.children() + (self.kernels[n].reads if n in self.kernels else ()):
                 last[c] = i
         keep = set(self.roots)
         drop: list[list[Node]] = [[] for _ in self.order]
@@ -403,8 +406,14 @@ class Program:
         cache: dict[Node, CTensor] = {}
         drop = self._drop
         like = backends.reference(arrays.values())  # torch, jax, cupy: constants follow them
+        fused = self.kernels if like is None and dtype == np.float64 else {}
         for i, n in enumerate(track(self.order, desc=f"evaluating {self.what}")):  # bar if long
-            if isinstance(n, Var):
+            if fused and n in self._absorbed:
+                continue  # computed inside a fused kernel
+            if n in fused:
+                cache[n] = fused[n].run(cache)
+                _finite(cache[n], fused[n].what)
+            elif isinstance(n, Var):
                 tmpl = self._inputs.get(n)
                 if tmpl is None:
                     tmpl = self._inputs[n] = CTensor(_fake(n.shape, dtype), _positional(n.shape))
@@ -425,7 +434,7 @@ class Program:
             else:  # pragma: no cover - the node set is closed
                 raise TypeError(f"cannot evaluate node type {type(n).__name__}")
             for d in drop[i]:
-                del cache[d]
+                cache.pop(d, None)  # an absorbed node was never cached
         out = []
         for r in self.roots:
             result = cache[r]
