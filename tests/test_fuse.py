@@ -6,9 +6,11 @@ from hypothesis import strategies as st
 
 import tensorderiv as td
 from tensorderiv.core import symmetric
+from tensorderiv.core.axes import Axis
+from tensorderiv.core.ctensor import CTensor
 from tensorderiv.symbolic.evaluate import Program
-from tensorderiv.symbolic.fuse import plan_kernels
-from tensorderiv.symbolic.nodes import Einsum, Sum, Var
+from tensorderiv.symbolic.fuse import _donor, plan_kernels
+from tensorderiv.symbolic.nodes import Apply, Einsum, Sum, Var
 
 N = symmetric.MIN_SIDE + 2
 
@@ -85,3 +87,89 @@ def test_hessian_through_the_kernel_equals_the_closed_form_and_the_plain_path():
     f.program.kernels.clear()  # the node-by-node path gives the same
     f.program._absorbed.clear()
     np.testing.assert_allclose(f(v)[0].dense(), got, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- element-wise steps in place
+M = 182  # M*M >= MIN_DONATE entries: large enough for a buffer to be given
+
+
+def _mlp_values(seed, m=M):
+    rng = np.random.default_rng(seed)
+    s = 1 / np.sqrt(m)
+    return {"W1": rng.normal(size=(m, m)) * s, "W2": rng.normal(size=(m, m)) * s,
+            "W3": rng.normal(size=(m, m)) * s, "X": rng.normal(size=(m, m)),
+            "Y": rng.normal(size=(m, m))}
+
+
+@given(st.integers(0, 2**31 - 1))
+def test_mlp_gradients_with_in_place_steps_equal_backprop_and_leave_inputs_alone(seed):
+    v = _mlp_values(seed)
+    before = {k: a.copy() for k, a in v.items()}
+    L = td.parse("sum((W3.T @ tanh(W2.T @ tanh(W1.T @ X)) - Y)**2)",
+                 {k: a.shape for k, a in v.items()})
+    f = td.compile(L, *[td.derive(L, w) for w in ("W1", "W2", "W3")])
+    kinds = {k.what for k in f.program.kernels.values()}
+    assert {"tanh in its argument's buffer", "a sum in a term's buffer",
+            "an element-wise product in a term's buffer"} <= kinds
+    loss, d1, d2, d3 = f(v)
+    W1, W2, W3, X, Y = (before[k] for k in ("W1", "W2", "W3", "X", "Y"))
+    H1 = np.tanh(W1.T @ X)
+    H2 = np.tanh(W2.T @ H1)
+    R = W3.T @ H2 - Y
+    G3 = 2 * R
+    G2 = (W3 @ G3) * (1 - H2 * H2)
+    G1 = (W2 @ G2) * (1 - H1 * H1)
+    for got, want in [(loss, np.sum(R * R)), (d1, X @ G1.T), (d2, H1 @ G2.T), (d3, H2 @ G3.T)]:
+        np.testing.assert_allclose(got.dense(), want, rtol=1e-10, atol=1e-10)
+    for k, a in v.items():
+        assert np.array_equal(a, before[k]), f"input {k} was written"
+
+
+def test_a_root_or_a_value_read_later_is_never_overwritten():
+    rng = np.random.default_rng(5)
+    v = {"W": rng.normal(size=(M, M)) / 10, "X": rng.normal(size=(M, M))}
+    Z = td.parse("W.T @ X", {k: a.shape for k, a in v.items()})
+    f = td.compile(Z, td.tanh(Z), td.tanh(Z) * 2.0 + td.tanh(Z) ** 2)
+    z, tz, mix = f(v)
+    want = v["W"].T @ v["X"]
+    np.testing.assert_allclose(z.dense(), want, rtol=1e-12)  # the root Z stays as it was
+    np.testing.assert_allclose(tz.dense(), np.tanh(want), rtol=1e-12)
+    np.testing.assert_allclose(mix.dense(), 2 * np.tanh(want) + np.tanh(want) ** 2, rtol=1e-12)
+
+
+def test_a_step_declines_a_buffer_that_is_an_input_and_computes_as_usual():
+    X = Var.make("X", (M, M))
+    same = Einsum.make(1.0, [(X, (0, 1))], (0, 1))  # a pass-through of the input
+    prog = Program(Apply.make("tanh", same, same.shape))
+    assert [k.what for k in prog.kernels.values()] == ["tanh in its argument's buffer"]
+    x = np.random.default_rng(6).normal(size=(M, M))
+    keep = x.copy()
+    np.testing.assert_allclose(prog.run({"X": x}).dense(), np.tanh(keep), rtol=1e-14)
+    assert np.array_equal(x, keep)
+
+
+def test_a_buffer_is_given_only_when_nothing_else_holds_it():
+    a, b = Var.make("a", (M, M)), Var.make("b", (M, M))
+    arr = np.ones((M, M))
+    ct = CTensor(arr, [Axis(0, M), Axis(1, M)])
+    assert _donor({a: ct}, a, []) is arr
+    assert _donor({a: ct}, a, [arr]) is None  # protected (an input, a constant)
+    assert _donor({a: ct, b: CTensor(arr.T, [Axis(0, M), Axis(1, M)])}, a, []) is None  # shared
+    assert _donor({a: CTensor(arr[:, :10], [Axis(0, M), Axis(1, 10)])}, a, []) is None  # a view
+    small = np.ones((3, 3))
+    assert _donor({a: CTensor(small, [Axis(0, 3), Axis(1, 3)])}, a, []) is None  # too small
+    frozen = np.ones((M, M))
+    frozen.flags.writeable = False
+    assert _donor({a: CTensor(frozen, [Axis(0, M), Axis(1, M)])}, a, []) is None
+
+
+def test_in_place_steps_give_what_the_plain_path_gives():
+    v = _mlp_values(7)
+    L = td.parse("sum((W3.T @ tanh(W2.T @ tanh(W1.T @ X)) - Y)**2)",
+                 {k: a.shape for k, a in v.items()})
+    f = td.compile(L, td.derive(L, "W1"))
+    fused = [ct.dense() for ct in f(v)]
+    f.program.kernels.clear()
+    plain = [ct.dense() for ct in f(v)]
+    for a, b in zip(fused, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)

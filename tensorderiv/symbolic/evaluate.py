@@ -407,12 +407,15 @@ class Program:
         drop = self._drop
         like = backends.reference(arrays.values())  # torch, jax, cupy: constants follow them
         fused = self.kernels if like is None and dtype == np.float64 else {}
+        protected = [*arrays.values(), *(c.core for c in self._constants.values())] if fused \
+            else []  # arrays a fused kernel must never write into
         for i, n in enumerate(track(self.order, desc=f"evaluating {self.what}")):  # bar if long
             if fused and n in self._absorbed:
                 continue  # computed inside a fused kernel
-            if n in fused:
-                cache[n] = fused[n].run(cache)
-                _finite(cache[n], fused[n].what)
+            done = fused[n].run(cache, protected) if n in fused else None  # None: declined
+            if done is not None:
+                cache[n] = done
+                _finite(done, fused[n].what)
             elif isinstance(n, Var):
                 tmpl = self._inputs.get(n)
                 if tmpl is None:

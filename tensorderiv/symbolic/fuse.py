@@ -13,8 +13,17 @@ keep the node-by-node path):
   triangle of it by symmetric rank-k updates (``c`` as BLAS's alpha, ``beta = 1``), then
   mirrored: no array for the product, no pass to scale it, no second pass to add it.
 
+* **Element-wise steps in a dead buffer**: an element-wise step (a bounded function such as
+  tanh, a sum of same-structure terms and fills such as ``1 − H²``, an element-wise product or
+  scaling such as ``G ⊙ (1 − H²)``) whose argument is a fresh array of this run read by no later
+  step writes its result into that array (``np.tanh(z, out=z)``, in-place adds and products)
+  instead of allocating a new one. Each such kernel checks, when it runs, that the buffer is the
+  program's own (not an input, a constant, or shared with a live value) and otherwise declines,
+  and the step runs as usual.
+
 A kernel reads the cached values of the nodes it lists in :attr:`Kernel.reads` and makes the
-value of its node; the nodes in :attr:`Kernel.absorbs` are not computed on their own.
+value of its node (or None: declined); the nodes in :attr:`Kernel.absorbs` are not computed on
+their own.
 
 Example:
     >>> import numpy as np
@@ -27,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,9 +44,17 @@ from typing import Any
 import numpy as np
 
 from ..core.axes import Axis
-from ..core.ctensor import CTensor
+from ..core.ctensor import CTensor, cancelled_scale
 from ..core.symmetric import MIN_SIDE, gram, gram_pattern
-from .nodes import Einsum, Node, Sum
+from .functions import FUNCTIONS
+from .nodes import Apply, Einsum, Node, Sum, Var
+
+Cache = Mapping[Node, CTensor]
+#: element-wise functions that are finite on finite inputs and are one numpy ufunc: computed in
+#: place, they lose no input a domain or overflow message would need
+_BOUNDED: dict[str, Any] = {"tanh": np.tanh, "sin": np.sin, "cos": np.cos}
+#: below this many entries a new array is cheap, and the checks would cost more than they save
+MIN_DONATE = 1 << 15
 
 __all__ = ["Kernel", "plan_kernels"]
 
@@ -49,14 +67,16 @@ class Kernel:
         node: the node whose value it makes.
         reads: the nodes whose values it reads (they must be computed before it).
         absorbs: the nodes it computes inside (not computed on their own).
-        run: ``run(cache)`` → the node's c-tensor, ``cache`` mapping nodes to c-tensors.
+        run: ``run(cache, protected)`` → the node's c-tensor, or None when it declines (the
+            step then runs as usual); ``cache`` maps the live nodes to their c-tensors and
+            ``protected`` lists arrays never to be written (the inputs, the constants).
         what: one line for the program's description.
     """
 
     node: Node
     reads: tuple[Node, ...]
     absorbs: frozenset[Node]
-    run: Callable[[Mapping[Node, CTensor]], CTensor]
+    run: Callable[[Cache, Sequence[Any]], CTensor | None]
     what: str
 
 
@@ -119,7 +139,7 @@ def _gram_sum_kernel(n: Sum, g: Einsum, c_g: float, spec: Any,
     alpha = c_g * g.coef
     axes = [Axis(p, size) for p, size in enumerate(n.shape)]
 
-    def run(cache: Mapping[Node, CTensor]) -> CTensor:
+    def run(cache: Cache, protected: Sequence[Any] = ()) -> CTensor:
         cores = [_array(cache[t]) for t in operands]
         dtype = np.result_type(*cores, *[cache[t].core for _, t in rest])
         buf = np.empty(n.shape, dtype=dtype)
@@ -141,10 +161,133 @@ def _gram_sum_kernel(n: Sum, g: Einsum, c_g: float, spec: Any,
                   "triangle")
 
 
+def _donor(cache: Cache, node: Node, protected: Sequence[Any]) -> np.ndarray | None:
+    """The array of ``node``'s value when this step may overwrite it, else None.
+
+    It must be a writeable, C-contiguous numpy array that owns its memory, large enough, and
+    share memory with no protected array and no other live value.
+    """
+    core = cache[node].core
+    if type(core) is not np.ndarray or core.size < MIN_DONATE or not core.flags.owndata or \
+            not core.flags.writeable or not core.flags.c_contiguous:
+        return None
+    if any(np.may_share_memory(core, p) for p in protected):
+        return None
+    for m, ct in cache.items():
+        if m is not node and isinstance(ct.core, np.ndarray) and ct.core.size and \
+                np.may_share_memory(core, ct.core):
+            return None
+    return core
+
+
+def _fill(ct: CTensor) -> bool:
+    """A constant fill: a scalar core on every axis (the 1 of ``1 − H²``)."""
+    return isinstance(ct.core, np.ndarray) and ct.core.ndim == 0 and \
+        all(m is None for m in ct.axis_map)
+
+
+def _apply_in_place(n: Apply) -> Kernel:
+    ufunc = _BOUNDED[n.fn]
+    zero_preserving = FUNCTIONS[n.fn].zero_preserving
+
+    def run(cache: Cache, protected: Sequence[Any]) -> CTensor | None:
+        arg = cache[n.arg]
+        if not zero_preserving and arg.has_deltas:
+            return None
+        core = _donor(cache, n.arg, protected)
+        if core is None:
+            return None
+        ufunc(core, out=core)
+        return CTensor(core, arg.axes, arg.axis_map)
+
+    return Kernel(n, (n.arg,), frozenset(), run, f"{n.fn} in its argument's buffer")
+
+
+def _sum_in_place(n: Sum, donors: list[Node]) -> Kernel:
+    def run(cache: Cache, protected: Sequence[Any]) -> CTensor | None:
+        pairs = [(c, cache[t]) for c, t in n.terms]
+        fill = sum(c * float(ct.core) for c, ct in pairs if _fill(ct))
+        rest = [(c, t, ct) for (c, ct), (_, t) in zip(pairs, n.terms, strict=True)
+                if not _fill(ct)]
+        if not rest:
+            return None
+        first = rest[0][2]
+        if any(ct.axis_map != first.axis_map or ct.core.shape != first.core.shape or
+               type(ct.core) is not np.ndarray or ct.core.dtype != first.core.dtype
+               for _, _, ct in rest) or (fill != 0.0 and first.has_deltas):
+            return None
+        found = next(((k, core) for k, (_, t, _) in enumerate(rest) if t in donors
+                      for core in [_donor(cache, t, protected)] if core is not None), None)
+        if found is None:
+            return None
+        k, core = found
+        c_d, _, ct_d = rest[k]
+        # the terms' sizes for the cancellation record, the donor's before it is overwritten
+        size = CTensor(np.array([core.max(), core.min()]), [Axis(0, 2)],
+                       cancelled=ct_d.cancelled)
+        sized = [(c, size if ct is ct_d else ct) for c, ct in pairs]
+        if c_d != 1.0:
+            np.multiply(core, c_d, out=core)
+        for j, (c, _, ct) in enumerate(rest):
+            if j == k:
+                continue
+            if c == 1.0:
+                np.add(core, ct.core, out=core)
+            elif c == -1.0:
+                np.subtract(core, ct.core, out=core)
+            else:
+                core += c * ct.core
+        if fill != 0.0:
+            core += fill
+        return CTensor(core, first.axes, first.axis_map, first.wrt, cancelled_scale(core, sized))
+
+    return Kernel(n, n.children(), frozenset(), run, "a sum in a term's buffer")
+
+
+def _product_in_place(n: Einsum, donors: list[Node]) -> Kernel:
+    axes = [Axis(p, size) for p, size in enumerate(n.shape)]
+    identity = tuple(range(n.ndim))
+
+    def run(cache: Cache, protected: Sequence[Any]) -> CTensor | None:
+        factor = n.coef
+        arrays = []
+        for t, _ in n.terms:
+            ct = cache[t]
+            if _fill(ct):
+                factor *= float(ct.core)
+            elif tuple(ct.axis_map) == identity and type(ct.core) is np.ndarray:
+                arrays.append((t, ct.core))
+            else:
+                return None
+        core = next((c for t, _ in arrays if t in donors
+                     for c in [_donor(cache, t, protected)] if c is not None), None)
+        if core is None or any(a.dtype != core.dtype for _, a in arrays):
+            return None
+        skipped = False
+        for _, a in arrays:
+            if a is core and not skipped:
+                skipped = True
+                continue
+            np.multiply(core, a, out=core)
+        if factor != 1.0:
+            np.multiply(core, factor, out=core)
+        return CTensor(core, axes)
+
+    return Kernel(n, n.children(), frozenset(), run, "an element-wise product in a term's buffer")
+
+
+def _elementwise_einsum(n: Einsum) -> bool:
+    """Every term indexed exactly as the output, no index repeated: an element-wise product."""
+    return bool(n.terms) and len(set(n.out)) == len(n.out) and \
+        all(idx == n.out or (t.ndim == 0) for t, idx in n.terms)
+
+
 def plan_kernels(order: Sequence[Node], roots: Sequence[Node] = ()) -> dict[Node, Kernel]:
     """The fused kernels of a program whose nodes, in dependency order, are ``order``.
 
-    A node absorbed into a kernel must be read by that kernel's node alone and not be a root.
+    A node absorbed into a kernel must be read by that kernel's node alone and not be a root; a
+    buffer given to a step must belong to a node that no later step reads and that is not a
+    root (whether the array itself may be written is checked when the kernel runs).
     """
     readers: dict[Node, int] = {}
     for node in order:
@@ -157,4 +300,25 @@ def plan_kernels(order: Sequence[Node], roots: Sequence[Node] = ()) -> dict[Node
             k = _gram_sum(node, readers, top)
             if k is not None:
                 kernels[node] = k
+    absorbed = {m for k in kernels.values() for m in k.absorbs}
+    last: dict[Node, int] = {}
+    for i, node in enumerate(order):
+        if node in absorbed:
+            continue
+        for c in kernels[node].reads if node in kernels else node.children():
+            last[c] = i
+    for i, node in enumerate(order):
+        if node in kernels or node in absorbed or math.prod(node.shape) < MIN_DONATE:
+            continue
+        donors = [c for c in dict.fromkeys(node.children())
+                  if last.get(c) == i and c not in top and c.shape == node.shape and
+                  not isinstance(c, Var) and not (isinstance(c, Einsum) and c.is_constant)]
+        if not donors:
+            continue
+        if isinstance(node, Apply) and node.fn in _BOUNDED and FUNCTIONS[node.fn].elementwise:
+            kernels[node] = _apply_in_place(node)
+        elif isinstance(node, Sum):
+            kernels[node] = _sum_in_place(node, donors)
+        elif isinstance(node, Einsum) and _elementwise_einsum(node):
+            kernels[node] = _product_in_place(node, donors)
     return kernels
