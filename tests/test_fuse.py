@@ -103,6 +103,7 @@ def _mlp_values(seed, m=M):
             "Y": rng.normal(size=(m, m))}
 
 
+@settings(max_examples=4)  # each example is a 182×182 MLP: a few are enough
 @given(st.integers(0, 2**31 - 1))
 def test_mlp_gradients_with_in_place_steps_equal_backprop_and_leave_inputs_alone(seed):
     v = _mlp_values(seed)
