@@ -58,15 +58,20 @@ class GramSpec:
     summed: str  # the copies' summed indices, in the copies' order
     copies: tuple[int, ...] = ()  # every copy, in output order (first, second[, third])
 
+    @property
+    def all_copies(self) -> tuple[int, ...]:
+        """Every copy's operand position, in output order (``copies``, else first and second)."""
+        return self.copies or (self.first, self.second)
+
     def worth(self, core_shape: tuple[int, ...]) -> bool:
         """Whether a result of ``core_shape`` is large enough for the triangle to pay."""
-        side = MIN_SIDE if len(self.copies) <= 2 else MIN_SIDE_CUBE
+        side = MIN_SIDE if len(self.all_copies) == 2 else MIN_SIDE_CUBE
         return bool(core_shape) and core_shape[0] >= side
 
     def applies(self, cores: Sequence[Any], core_shape: tuple[int, ...]) -> bool:
         """Whether to run :func:`gram` on ``cores``: numpy copies of one array, large enough."""
         first = cores[self.first]
-        return isinstance(first, np.ndarray) and all(cores[k] is first for k in self.copies) \
+        return isinstance(first, np.ndarray) and all(cores[k] is first for k in self.all_copies) \
             and self.worth(core_shape)
 
 
@@ -162,7 +167,7 @@ def gram(spec: GramSpec, cores: Sequence[Any], used: list[str] | None = None, *,
     if spec.weights:
         eq = ",".join(spec.weight_terms) + "->" + spec.summed
         w = np.einsum(eq, *[cores[k] for k in spec.weights]).reshape(N)
-    if len(spec.copies) == 3:
+    if len(spec.all_copies) == 3:
         if used is not None:
             used.append("slices")
         out = _cube(A2, w)

@@ -370,7 +370,7 @@ class Program:
             sym = plan.symmetric
             if sym is None or not sym.worth(plan.core_shape) or not isinstance(n, Einsum):
                 continue
-            copies = [n.terms[plan.original_operand(k)][0] for k in sym.copies]
+            copies = [n.terms[plan.original_operand(k)][0] for k in sym.all_copies]
             if all(c is copies[0] for c in copies):
                 found.append(n)
         return found

@@ -121,9 +121,9 @@ def _gram_sum(n: Sum, readers: Mapping[Node, int], roots: set[Node]) -> Kernel |
         if not isinstance(g, Einsum) or not g.terms or readers.get(g, 0) != 1 or g in roots:
             continue
         spec = gram_pattern(_equation(g), [t.shape for t, _ in g.terms])
-        if spec is None or len(spec.copies) != 2:
+        if spec is None or len(spec.all_copies) != 2:
             continue
-        copies = {g.terms[k][0] for k in spec.copies}
+        copies = {g.terms[k][0] for k in spec.all_copies}
         if len(copies) != 1:
             continue
         rest = [(c, t) for k, (c, t) in enumerate(n.terms) if k != g_pos]
