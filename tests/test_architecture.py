@@ -17,12 +17,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tensorderiv"
 # folders, lowest first; inside each, its modules lowest first (a set = one rank)
 LAYERS: dict[str, list[set[str]]] = {
     "core": [{"errors"}, {"options", "axes", "optional", "renderers"},
-             {"arithmetic", "progress", "backends"}, {"ctensor", "symmetric", "paths"},
+             {"arithmetic", "progress", "backends"}, {"ctensor", "symmetric", "paths", "kernels"},
              {"contract"}],
     "symbolic": [{"nodes"}, {"limits"}, {"simplify"}, {"functions"}, {"expr"}, {"subscripts"},
                  {"parse"},
-                 {"differentiate", "substitute", "reverse", "factor"}, {"values"}, {"steps"},
-                 {"evaluate"},
+                 {"differentiate", "substitute", "reverse", "factor", "fuse"}, {"values"},
+                 {"steps"}, {"evaluate"},
                  {"derivative"}, {"multi"}],
     "forms": [{"structure", "layouts", "latex"}, {"rules"}, {"matrixform"}, {"reduce"},
               {"naming"}, {"products"}, {"matrixtext"}, {"notation"}, {"collapsed"}, {"factors"}],

@@ -48,3 +48,15 @@ def test_gpu_benchmark_runs_on_cpu_at_tiny_sizes():
         assert {(p, "tensorderiv (torch)"), (p, "torch.func"), (p, "hand-written torch")} <= systems
     assert all(r["checked"] for r in rows), [r for r in rows if not r["checked"]]
     assert "| P3 | 3 × 6×6 | tensorderiv (torch) |" in bench.table(rows)
+
+
+def test_gpu_p3_is_one_compiled_program_for_the_three_gradients():
+    pytest.importorskip("torch", reason="torch is not installed (pip install torch==2.13.0)")
+    pytest.importorskip("array_api_compat", reason="the backends extra is not installed")
+    bench = _bench_gpu()
+    prob = bench.p3(bench.Device("cpu", "float64"), 5)
+    program = prob["program"]
+    assert len(program.outputs) == 3 and program.modes == ["reverse"] * 3
+    got = prob["systems"]["tensorderiv (torch)"]()
+    for g, r in zip(got, prob["hand"](), strict=True):
+        assert float(abs(g - r).max()) <= 1e-12 * max(1.0, float(abs(r).max()))

@@ -80,3 +80,82 @@ def test_gram_equals_the_full_computation(N, d, weights, scipy_blas, seed):
         symmetric._SYRK[:] = old
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(want).max()))
     assert np.array_equal(got, got.T)
+
+
+# ---------------------------------------------------------------- three copies (a cube)
+@given(st.integers(1, 12), st.integers(1, 30), st.sampled_from(["none", "one", "two"]),
+       st.booleans(), st.integers(0, 2**31 - 1))
+def test_cube_equals_einsum(N, d, weights, two_summed, seed):
+    # T[i,j,k] = Σ_s w[s] A[s,i] A[s,j] A[s,k], the summed index s possibly two axes (s, t)
+    rng = np.random.default_rng(seed)
+    s = "st" if two_summed else "s"
+    shape = (N, 2, d) if two_summed else (N, d)
+    A = rng.normal(size=shape)
+    terms = [s + "i", s + "j", s + "k"]
+    ops, shapes = [A, A, A], [shape] * 3
+    if weights != "none":
+        w = rng.normal(size=shape[:-1])
+        terms.insert(1, s)
+        ops.insert(1, w)
+        shapes.insert(1, w.shape)
+    if weights == "two":  # a second weight over the first summed letter only
+        v = rng.normal(size=(N,))
+        terms.append("s")
+        ops.append(v)
+        shapes.append(v.shape)
+    equation = ",".join(terms) + "->ijk"
+    spec = gram_pattern(equation, shapes)
+    assert spec is not None and len(spec.copies) == 3
+    got = gram(spec, ops)
+    want = np.einsum(equation, *ops)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(want).max()))
+    for perm in [(1, 0, 2), (0, 2, 1), (2, 1, 0)]:
+        np.testing.assert_allclose(got, got.transpose(perm), rtol=1e-12, atol=1e-12)
+
+
+def test_cube_patterns_need_three_copies_of_one_shape_and_weights_off_the_output():
+    assert gram_pattern("ab,ac,ad->bcd", [(3, 4)] * 3).copies == (0, 1, 2)
+    assert gram_pattern("ab,ac,ad->bcd", [(3, 4), (3, 4), (3, 5)]) is None  # shapes differ
+    assert gram_pattern("ab,ac,bd->bcd", [(3, 3)] * 3) is None  # not one summed letter
+    assert gram_pattern("ab,ac,ad,b->bcd", [(3, 4)] * 3 + [(4,)]) is None  # weight on an output
+    assert gram_pattern("ab,ac,ad->bcc", [(3, 4)] * 3) is None  # repeated output letter
+
+
+def test_third_derivative_uses_the_cube_and_equals_the_closed_form():
+    rng = np.random.default_rng(3)
+    n = symmetric.MIN_SIDE_CUBE + 3
+    v = {"x": rng.normal(size=n), "W": rng.normal(size=(n, n)) / np.sqrt(n)}
+    T = td.derive("sum(tanh(W @ x))", "x", order=3, shapes={k: a.shape for k, a in v.items()})
+    f = td.compile(T)
+    got = f(v)[0].dense()
+    t = np.tanh(v["W"] @ v["x"])
+    c = (1 - t * t) * (6 * t * t - 2)  # tanh'''
+    want = np.einsum("a,ab,ac,ad->bcd", c, v["W"], v["W"], v["W"])
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+    assert len(f.program.symmetric) == 1
+    small = td.compile(td.derive("sum(tanh(W @ x))", "x", order=3,
+                                 shapes={"W": (8, 8), "x": (8,)}))
+    small({"W": np.ones((8, 8)) / 8, "x": np.zeros(8)})
+    assert small.program.symmetric == []  # 8 < MIN_SIDE_CUBE: the plain contraction
+
+
+@given(st.integers(1, 20), st.integers(1, 200), st.sampled_from(["none", "pos", "neg", "mixed"]),
+       st.booleans(), st.floats(-2, 2), st.integers(0, 2**31 - 1))
+def test_gram_with_alpha_into_a_symmetric_array(N, d, weights, scipy_blas, alpha, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(N, d))
+    S = rng.normal(size=(d, d))
+    S = S + S.T
+    w = {"none": np.ones(N), "pos": rng.random(N), "neg": -rng.random(N),
+         "mixed": rng.normal(size=N)}[weights]
+    old = list(symmetric._SYRK)
+    try:
+        if not scipy_blas:
+            symmetric._SYRK[:] = [None]
+        spec = gram_pattern("ab,a,ac->bc", [A.shape, w.shape, A.shape])
+        got = gram(spec, [A, w, A], alpha=alpha, into=S.copy())
+    finally:
+        symmetric._SYRK[:] = old
+    want = S + alpha * A.T @ (w[:, None] * A)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(want).max()))
+    assert np.array_equal(got, got.T) and got.flags.c_contiguous

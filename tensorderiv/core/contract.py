@@ -41,10 +41,11 @@ from opt_einsum import blas
 from .axes import Axis
 from .ctensor import CTensor
 from .errors import ArgumentError, DenseLimitError, LabelError, OptionError, ShapeError
+from .kernels import MatmulSpec, matmul, matmul_spec
 from .options import get_dense_limit
 from .paths import Path, canonical, choose_optimizer, search
 from .paths import cache_info as paths_cache_info
-from .symmetric import MIN_SIDE, GramSpec, gram, gram_pattern
+from .symmetric import GramSpec, gram, gram_pattern
 
 __all__ = ["ContractionPlan", "cache_info", "contract", "contract_labelled", "plan_contraction"]
 
@@ -235,6 +236,7 @@ class ContractionPlan:
     def optimizer(self) -> str | None:
         """The path search that planned this contraction (None when nothing is contracted)."""
         return None if self.path is None else self.path.optimizer
+    direct: MatmulSpec | None = None  # one matrix product: np.matmul, C-ordered result
 
     def original_operand(self, k: int) -> int:
         """The position among the operands given of the k-th core in :attr:`equation`."""
@@ -266,11 +268,13 @@ class ContractionPlan:
             if not cores:  # every operand a scalar
                 return CTensor(np.asarray(factor), self.out_axes, self.axis_map)
         sym = self.symmetric
-        if sym is not None and self.gram_pays and cores[sym.first] is cores[sym.second] and \
-                isinstance(cores[sym.first], np.ndarray):
+        if sym is not None and self.gram_pays and sym.applies(cores, self.core_shape):
             core = gram(sym, cores)  # one triangle, mirrored (a Hessian's XᵀDX)
         elif self.passthrough:
             core = cores[0]
+        elif self.direct is not None and backend == "auto" and \
+                type(cores[0]) is np.ndarray and type(cores[1]) is np.ndarray:
+            core = matmul(self.direct, cores)  # no transposed view from tensordot
         elif self.small and backend == "auto" and all(type(c) is np.ndarray for c in cores):
             core = np.einsum(self.equation, *cores)  # tiny: C einsum beats planning overhead
         elif backend == "auto" and all(type(c) is np.ndarray for c in cores):
@@ -447,13 +451,16 @@ def plan_contraction(
     core_shape = tuple(sizes[r][0] for r in out_core)
     symmetric = None if passthrough else gram_pattern(equation, shapes)
     small = len(terms) <= 4 and math.prod(letters.values()) <= _SMALL
-    gram_pays = symmetric is not None and core_shape[0] >= MIN_SIDE and \
-        core_shape[0] ** 2 * math.prod(letters[c] for c in symmetric.summed) >= GRAM_MIN_WORK
+    # two copies (dsyrk): only from GRAM_MIN_WORK multiply-adds on; three (a cube): from its side
+    gram_pays = symmetric is not None and symmetric.worth(core_shape) and (
+        len(symmetric.all_copies) == 3 or
+        core_shape[0] ** 2 * math.prod(letters[c] for c in symmetric.summed) >= GRAM_MIN_WORK)
     fake = np.broadcast_to(np.zeros(()), core_shape)
     template = CTensor(fake, out_axes, axis_map)
     return ContractionPlan(equation, path, factor, tuple(axis_map), tuple(out_axes),
                            passthrough, core_shape, tuple(shapes), tuple(scalars), symmetric,
-                           small, template, gram_pays=gram_pays, operand_order=order)
+                           small, template, gram_pays=gram_pays, operand_order=order,
+                           direct=None if passthrough else matmul_spec(equation, shapes))
 
 
 def contract_labelled(

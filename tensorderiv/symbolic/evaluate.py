@@ -43,6 +43,7 @@ from ..core.options import get_dense_limit
 from ..core.progress import track
 from .expr import Expr
 from .functions import FUNCTIONS
+from .fuse import plan_kernels
 from .nodes import Apply, Einsum, Node, Sum, Var, postorder
 from .steps import Steps, UnplannedError, add_terms, apply_node, finite, positional
 from .values import check_values
@@ -158,9 +159,11 @@ class Program:
         self._structure: dict[str, dict[Node, CTensor]] = {}  # per dtype: each node's template
         self._compiled: dict[str, Steps | None] = {}  # per dtype: the numpy step list
         self._inputs: dict[Node, CTensor] = {}
+        self.kernels = plan_kernels(self.order, self.roots)  # fused steps, numpy runs only
+        self._absorbed = {m for k in self.kernels.values() for m in k.absorbs}
         last: dict[Node, int] = {}
         for i, n in enumerate(self.order):
-            for c in n.children():
+            for c in n.children() + (self.kernels[n].reads if n in self.kernels else ()):
                 last[c] = i
         keep = set(self.roots)
         drop: list[list[Node]] = [[] for _ in self.order]
@@ -279,8 +282,8 @@ class Program:
             sym = plan.symmetric
             if sym is None or not plan.gram_pays or not isinstance(n, Einsum):
                 continue
-            a, b = plan.original_operand(sym.first), plan.original_operand(sym.second)
-            if n.terms[a][0] is n.terms[b][0]:
+            copies = [n.terms[plan.original_operand(k)][0] for k in sym.all_copies]
+            if all(c is copies[0] for c in copies):
                 found.append(n)
         return found
 
@@ -329,7 +332,8 @@ class Program:
         structure = self._structure[dtype.str]
         try:
             return Steps(self.order, self.roots, self._drop, self.plans,
-                         lambda n: self._constant(n, dtype), structure, dtype)
+                         lambda n: self._constant(n, dtype), structure, dtype,
+                         self.kernels if dtype == np.float64 else None)
         except UnplannedError:
             return None
 
@@ -338,8 +342,17 @@ class Program:
         cache: dict[Node, CTensor] = {}
         drop = self._drop
         like = backends.reference(arrays.values())  # torch, jax, cupy: constants follow them
+        fused = self.kernels if like is None and dtype == np.float64 else {}
+        protected = [*arrays.values(), *(c.core for c in self._constants.values())] if fused \
+            else []  # arrays a fused kernel must never write into
         for i, n in enumerate(track(self.order, desc=f"evaluating {self.what}")):  # bar if long
-            if isinstance(n, Var):
+            if fused and n in self._absorbed:
+                continue  # computed inside a fused kernel
+            done = fused[n].run(cache, protected) if n in fused else None  # None: declined
+            if done is not None:
+                cache[n] = done
+                finite(done, fused[n].what)
+            elif isinstance(n, Var):
                 tmpl = self._inputs.get(n)
                 if tmpl is None:
                     tmpl = self._inputs[n] = CTensor(_fake(n.shape, dtype), positional(n.shape))
@@ -360,7 +373,7 @@ class Program:
             else:  # pragma: no cover - the node set is closed
                 raise TypeError(f"cannot evaluate node type {type(n).__name__}")
             for d in drop[i]:
-                del cache[d]
+                cache.pop(d, None)  # an absorbed node was never cached
         out = []
         for r in self.roots:
             result = cache[r]

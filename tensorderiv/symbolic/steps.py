@@ -40,6 +40,7 @@ from ..core.ctensor import (
 )
 from ..core.errors import DomainError
 from .functions import FUNCTIONS, describe_argument
+from .fuse import Kernel, LiveCores, worth_running
 from .nodes import Apply, Einsum, Node, Sum, Var
 from .values import measure
 
@@ -280,6 +281,27 @@ def _small_sum(s: int, rest: list[tuple[float, int]], fill: float, cancel: int |
     return step
 
 
+def _fused(kernel: Kernel, fallback: Step | None, s: int, slot: Mapping[Node, int],
+           structure: Mapping[Node, CTensor], cancel: int | None) -> Step:
+    """A step that runs a fused kernel (symbolic/fuse.py), or ``fallback`` when it declines."""
+    result = structure[kernel.node]
+
+    def step(buf: list[Any], bnd: list[float]) -> None:
+        done = kernel.run(LiveCores(buf[:-1], slot, structure), buf[-1])
+        if done is None and fallback is not None:
+            return fallback(buf, bnd)
+        if done is None or not _same_structure(done, result):
+            raise UnplannedError(kernel.what)  # pragma: no cover - kernels keep the structure
+        b = measure(done.core)
+        if b < 0:
+            _finite_core(done.core, kernel.what)
+        buf[s] = done.core
+        bnd[s] = b
+        if cancel is not None:  # an output sum's cancellation record
+            buf[cancel] = done.cancelled
+    return step
+
+
 class Steps:
     """A program's numpy run as a list of steps over cores, every structural choice made once.
 
@@ -294,7 +316,7 @@ class Steps:
     def __init__(self, order: Sequence[Node], roots: Sequence[Node],
                  drop: Sequence[Sequence[Node]], plans: Mapping[Node, ContractionPlan],
                  constant: Callable[[Einsum], CTensor], structure: Mapping[Node, CTensor],
-                 dtype: np.dtype) -> None:
+                 dtype: np.dtype, kernels: Mapping[Node, Kernel] | None = None) -> None:
         slot = {n: i for i, n in enumerate(order)}
         self.size = len(order)
         # a bound on a result's magnitudes below this proves its entries finite in ``dtype``
@@ -309,9 +331,14 @@ class Steps:
         for r in roots:
             if isinstance(r, Sum) and r not in extra:
                 extra[r] = self.size + len(extra)
+        kernels = {n: k for n, k in (kernels or {}).items() if worth_running(k, structure)}
+        absorbed = {m for k in kernels.values() for m in k.absorbs}
         for i, n in enumerate(order):
             s = slot[n]
             free = tuple(slot[d] for d in drop[i])
+            if n in absorbed:  # computed inside a fused kernel
+                steps.append((None, free))
+                continue
             if isinstance(n, Var):
                 self.inputs.append((s, n.name))
                 steps.append((None, free))  # loaded before the steps (one step per node)
@@ -330,6 +357,10 @@ class Steps:
                 step = self._apply(n, structure[n.arg], structure[n], s, slot[n.arg], proven)
             else:  # pragma: no cover - the node set is closed
                 raise UnplannedError(type(n).__name__)
+            if n in kernels:
+                k = kernels[n]
+                step = _fused(k, None if k.absorbs else step, s, slot, structure,
+                              extra.get(n))
             steps.append((step, free))
         self.steps = steps
         self.outputs = [(slot[r], structure[r], extra.get(r)) for r in roots]
@@ -339,9 +370,9 @@ class Steps:
     def _einsum(n: Einsum, plan: ContractionPlan, s: int, args: list[int],
                 proven: float) -> Step:
         sym = plan.symmetric
-        same = sym is not None and \
-            n.terms[plan.original_operand(sym.first)][0] is \
-            n.terms[plan.original_operand(sym.second)][0]
+        copies = [] if sym is None else \
+            [n.terms[plan.original_operand(k)][0] for k in sym.all_copies]
+        same = bool(copies) and all(c is copies[0] for c in copies)
         kernel = plan.numpy_kernel(same)
         # |result| <= |coefficient| · (terms summed) · Π max(1, |operand|): every partial sum
         # of every pairwise step is bounded so too, so a finite bound proves them all finite
@@ -494,11 +525,14 @@ class Steps:
         proves the result finite its finiteness pass is skipped, elsewhere it runs (and gives
         the result's bound).
         """
-        buf: list[Any] = [None] * self.slots
+        buf: list[Any] = [None] * (self.slots + 1)
         for s, name in self.inputs:
             buf[s] = arrays[name]
         for s, core in self.constants:
             buf[s] = core
+        # the last slot: the arrays a fused kernel must never write into (the inputs, even
+        # after their slots are freed, and the constants)
+        buf[-1] = [*(buf[s] for s, _ in self.inputs), *(core for _, core in self.constants)]
         bnd = [math.inf] * self.slots
         for s, name in self.inputs:
             bnd[s] = bounds.get(name, math.inf)
