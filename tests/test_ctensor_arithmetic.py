@@ -182,3 +182,15 @@ def test_float_of_a_one_entry_ctensor_and_a_clear_error_otherwise():
     assert np.isclose(float(g[1:2]), 2 * a[1])
     with pytest.raises(td.ShapeError, match=r"one entry, got shape \(3,\)"):
         float(g)
+
+
+def test_asarray_shares_the_core_when_nothing_is_compact_as_numpy_does():
+    x = td.var("x", (3,))
+    t = td.evaluate(x * 2.0, {"x": np.array([1.0, 2.0, 3.0])})
+    assert np.asarray(t) is t.core  # no copy: the core is the full array
+    assert not np.shares_memory(np.array(t), t.core)  # np.array and dense() copy
+    assert not np.shares_memory(t.dense(), t.core)
+    h = td.derive(td.sum(x * x), x, order=2).evaluate({"x": np.ones(3)})  # a delta: compact
+    np.testing.assert_array_equal(np.asarray(h), 2 * np.eye(3))
+    with pytest.raises(ValueError, match="compact"):
+        np.asarray(h, copy=False)

@@ -273,6 +273,19 @@ class CTensor(CTensorOps, Rendered):  # repr and rich display: tensorderiv.displ
         return np.array(arr)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(T)``: the full array in the notes' layout, within the dense budget.
+
+        As for numpy arrays, ``np.asarray`` does not copy what it need not: when the core is
+        already the full array (nothing compact), that array itself comes back, and writing
+        into it writes into ``T``. ``np.array(T)`` and :meth:`dense` give a new array.
+        """
+        core = self.core
+        if copy is not True and isinstance(core, np.ndarray) and \
+                self.axis_map == tuple(range(core.ndim)) and core.shape == self.shape:
+            return core if dtype is None else core.astype(dtype, copy=False)
+        if copy is False:
+            raise ValueError("this c-tensor is compact (deltas or constant axes): its full "
+                             "array must be made, so np.asarray(T, copy=False) cannot hold")
         out = backends.to_numpy(self.dense())
         return out if dtype is None else out.astype(dtype)
 
