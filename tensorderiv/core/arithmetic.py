@@ -20,7 +20,8 @@ keep the compact storage where the result allows it:
   takes the role ``"of"`` (its label, variable and index are kept, so :func:`~tensorderiv.contract`
   still matches it) and ``wrt`` is dropped. ``T.dense(layout="numerator")`` is the JAX/PyTorch
   order without leaving the notes' convention.
-* numpy functions: ``np.asarray(T)`` (``__array__``) materialises within the dense budget, so
+* numpy functions: ``np.asarray(T)`` (``__array__``) materialises within the dense budget (and,
+  as numpy does, returns the core itself when it is already the full array), so
   ``np.allclose(T, A)``, ``np.linalg.solve(H, g)`` work; ufuncs on c-tensors route ``+ - * /``
   here and densify for the rest.
 
