@@ -280,6 +280,36 @@ def _small_sum(s: int, rest: list[tuple[float, int]], fill: float, cancel: int |
     return step
 
 
+def _aliases(order: Sequence[Node], structure: Mapping[Node, CTensor]
+             ) -> dict[Node, tuple[Node, float]]:
+    """Products that repeat an earlier one but for the coefficient: node → (earlier, ratio)."""
+    first: dict[tuple[Any, ...], Einsum] = {}
+    found: dict[Node, tuple[Node, float]] = {}
+    for n in order:
+        if not isinstance(n, Einsum) or n.is_constant or n.coef == 0.0:
+            continue
+        key = (n.terms, n.out, n.sizes)
+        m = first.setdefault(key, n)
+        if m is not n and structure[m].axis_map == structure[n].axis_map and \
+                structure[m].core.shape == structure[n].core.shape:
+            found[n] = (m, n.coef / m.coef)
+    return found
+
+
+def _scaled(s: int, src: int, ratio: float, proven: float) -> Step:
+    """The step of a product that is an earlier one times ``ratio``."""
+    def step(buf: list[Any], bnd: list[float]) -> None:
+        core = np.negative(buf[src]) if ratio == -1.0 else np.multiply(buf[src], ratio)
+        b = abs(ratio) * bnd[src]
+        if not b < proven:
+            b = measure(core)
+            if b < 0:
+                _finite_core(core, "a product (einsum) of finite values")
+        buf[s] = core
+        bnd[s] = b
+    return step
+
+
 class Steps:
     """A program's numpy run as a list of steps over cores, every structural choice made once.
 
@@ -309,9 +339,24 @@ class Steps:
         for r in roots:
             if isinstance(r, Sum) and r not in extra:
                 extra[r] = self.size + len(extra)
+        # a product equal to an earlier one but for its coefficient (y·(Xw) and −y·(Xw), as a
+        # derivative makes them) is that one scaled: the earlier one then lives until it is read
+        aliases = _aliases(order, structure)
+        frees = [[slot[d] for d in ds] for ds in drop]
+        freed_at = {d: k for k, ds in enumerate(frees) for d in ds}
+        for n, (m, _) in aliases.items():
+            j = freed_at.get(slot[m])
+            if j is not None and j < slot[n]:  # keep the earlier product until n reads it
+                frees[j].remove(slot[m])
+                frees[slot[n]].append(slot[m])
+                freed_at[slot[m]] = slot[n]
         for i, n in enumerate(order):
             s = slot[n]
-            free = tuple(slot[d] for d in drop[i])
+            free = tuple(frees[i])
+            if n in aliases:
+                m, ratio = aliases[n]
+                steps.append((_scaled(s, slot[m], ratio, proven), free))
+                continue
             if isinstance(n, Var):
                 self.inputs.append((s, n.name))
                 steps.append((None, free))  # loaded before the steps (one step per node)
