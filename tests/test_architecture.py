@@ -22,6 +22,7 @@ LAYERS: dict[str, list[set[str]]] = {
     "symbolic": [{"nodes"}, {"limits"}, {"simplify"}, {"functions"}, {"expr"}, {"subscripts"},
                  {"parse"},
                  {"differentiate", "substitute", "reverse", "factor", "fuse"}, {"values"},
+                 {"compute"},
                  {"steps"}, {"evaluate"},
                  {"derivative"}, {"multi"}],
     "forms": [{"structure", "layouts", "latex"}, {"rules"}, {"matrixform"}, {"reduce"},

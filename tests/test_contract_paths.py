@@ -89,7 +89,8 @@ def test_numpy_path_equals_einsum(equation, shapes):
 
 @st.composite
 def _problems(draw):
-    g = draw(expressions(max_depth=3))
+    # sides up to 8 too: contractions past the small-einsum limit run the planned path
+    g = draw(expressions(max_depth=3, max_side=draw(st.sampled_from([3, 8]))))
     return g, draw(values_for(g.shapes)), draw(st.sampled_from(sorted(g.shapes)))
 
 
@@ -142,3 +143,18 @@ def test_float32_bounds_are_float32s():
     (value,) = f({"x": np.full(3, 0.5, dtype=np.float32)})
     assert value.core.dtype == np.float32
     np.testing.assert_allclose(float(value.dense()), 3 * np.tanh(0.25), rtol=1e-6)
+
+
+def test_a_product_repeated_but_for_its_coefficient_is_computed_once():
+    """The logistic Hessian reads y·(Xw) (for σ) and −y·(Xw) (for σ(−·)): the second is the first
+    negated, not a second matrix-vector product, and the first is kept alive until then."""
+    rng = np.random.default_rng(3)
+    X, y, w = rng.normal(size=(6, 4)), rng.choice([-1.0, 1.0], size=6), rng.normal(size=4)
+    H = td.derive("sum(log(1 + exp(-y * (X @ w))))", "w", order=2,
+                  shapes={"X": X.shape, "y": y.shape, "w": w.shape})
+    f = td.compile(H)
+    (got,) = f({"X": X, "y": y, "w": w})
+    steps = f.program._compiled["<f8"].steps
+    assert sum(1 for step, _ in steps if step is not None and "_scaled" in step.__qualname__) == 1
+    s = 1 / (1 + np.exp(y * (X @ w)))
+    np.testing.assert_allclose(got.dense(), X.T @ ((s * (1 - s))[:, None] * X), rtol=1e-12)

@@ -25,8 +25,9 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from opt_einsum import blas, get_symbol, helpers, paths
+from opt_einsum import blas, get_symbol, paths
 
 __all__ = ["BRANCHED", "EXHAUSTIVE", "LARGE", "Path", "Step", "cache_info", "canonical",
            "choose_optimizer", "search"]
@@ -53,8 +54,7 @@ def choose_optimizer(operands: int, naive: int) -> str:
     return "greedy"
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One pairwise (or single-operand) contraction of a path.
 
     Attributes:
@@ -75,14 +75,13 @@ class Step:
 
 @dataclass(frozen=True)
 class Path:
-    """A contraction's path: the pairs (for opt_einsum) and its steps, with their cost."""
+    """A contraction's path: the pairs (for opt_einsum) and its steps."""
 
     equation: str
     shapes: tuple[tuple[int, ...], ...]
     optimizer: str
     pairs: tuple[tuple[int, ...], ...]
     steps: tuple[Step, ...]
-    flops: int
 
 
 @functools.lru_cache(maxsize=4096)
@@ -101,23 +100,27 @@ def search(equation: str, shapes: tuple[tuple[int, ...], ...], optimizer: str) -
         pairs = paths.get_path_fn(optimizer)(sets, out_set, size, None)
     remaining = list(terms)
     steps = []
-    flops = 0
+    last = len(pairs) - 1
     for k, pair in enumerate(pairs):
         positions = tuple(sorted(pair, reverse=True))
-        out_inds, sets, removed, contracted = helpers.find_contraction(positions, sets, out_set)
-        flops += helpers.flop_count(contracted, bool(removed), len(positions), size)
         inputs = [remaining.pop(p) for p in positions]
-        if k == len(pairs) - 1:
+        taken = [sets.pop(p) for p in positions]
+        contracted = frozenset().union(*taken)
+        kept = out_set.union(*sets)  # what the output and the operands still to come need
+        out_inds = contracted & kept
+        removed = contracted - out_inds
+        sets.append(out_inds)
+        if k == last:
             result = output
         else:  # tensordot's order: fewest transpositions
             joined = "".join(inputs)
             result = "".join(sorted(out_inds, key=joined.find))
         remaining.append(result)
-        steps.append(Step(positions, ",".join(inputs) + "->" + result, frozenset(removed),
-                          blas.can_blas(inputs, "".join(out_inds), removed),
+        verdict = blas.can_blas(inputs, "".join(out_inds), removed) if len(inputs) == 2 \
+            else False
+        steps.append(Step(positions, ",".join(inputs) + "->" + result, removed, verdict,
                           math.prod(size[c] for c in result)))
-    return Path(equation, shapes, optimizer, tuple(tuple(p) for p in pairs), tuple(steps),
-                int(flops))
+    return Path(equation, shapes, optimizer, tuple(tuple(p) for p in pairs), tuple(steps))
 
 
 def canonical(equation: str, shapes: Sequence[tuple[int, ...]]

@@ -41,11 +41,12 @@ from ..core.ctensor import CTensor
 from ..core.errors import DenseLimitError
 from ..core.options import get_dense_limit
 from ..core.progress import track
+from .compute import add_terms, apply_node, finite, positional
 from .expr import Expr
 from .functions import FUNCTIONS
 from .fuse import plan_kernels
 from .nodes import Apply, Einsum, Node, Sum, Var, postorder
-from .steps import Steps, UnplannedError, add_terms, apply_node, finite, positional
+from .steps import Steps, UnplannedError
 from .values import check_values
 
 __all__ = ["Estimate", "Program", "check_values", "evaluate"]

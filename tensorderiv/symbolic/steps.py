@@ -1,22 +1,23 @@
-"""Evaluation steps on values: functions, sums, checks, and a program's numpy step list.
+"""A program's numpy run as a list of steps over cores, every structural choice made once.
 
-Each node kind's computation on values lives here, with the checks every result goes through
-(issue 13's hardening): a function's domain before its kernel runs and the finiteness of its
-result (skipped for the functions in :data:`FINITE_ON_FINITE`, whose result is finite whenever
-their finite argument is in their domain), and the finiteness of every product and sum, each a
-:class:`~tensorderiv.core.errors.DomainError` naming the step. :func:`apply_node` and
-:func:`add_terms` act on c-tensors (any array library); :class:`Steps` is the compiled numpy form
-of a whole program: every structural choice is made once from the shapes, and a run moves only
-the cores through a list of slots.
+:class:`Steps` is the compiled form of a whole program on numpy values: the structure of every
+intermediate follows from the shapes, so each step is a closure over a kernel chosen in advance
+(a contraction's path as direct ``matmul``/``multiply`` calls, an element-wise function, a sum
+in as few calls as its terms allow), and a run moves only the cores through a list of slots.
+Finiteness (:mod:`~tensorderiv.symbolic.compute`'s checks, with its messages) is proven by
+magnitude bounds where it can be: each value's check bounds its entries, each step bounds its
+result from its operands' bounds (:data:`RESULT_BOUNDS` for functions), and a result's pass
+runs only where the bound does not prove it finite.
 
 Example:
     >>> import numpy as np
     >>> import tensorderiv as td
-    >>> from tensorderiv.core.ctensor import CTensor
-    >>> x = td.var("x", (2,))
-    >>> node = td.tanh(x).node
-    >>> apply_node(node, CTensor(np.array([0.0, 1.0]), ["i"])).core
-    array([0.        , 0.76159416])
+    >>> x = td.var("x", (3,))
+    >>> f = td.compile(td.sum(x * x))
+    >>> float(f({"x": np.ones(3)})[0].dense())
+    3.0
+    >>> type(f.program._compiled["<f8"]).__name__
+    'Steps'
 """
 
 from __future__ import annotations
@@ -28,82 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from ..core import backends, progress
-from ..core.axes import Axis
+from ..core import progress
 from ..core.contract import ContractionPlan
-from ..core.ctensor import (
-    CTensor,
-    cancelled_scale,
-    expand_core,
-    linear_combination,
-    without_deltas,
-)
+from ..core.ctensor import CTensor, cancelled_scale, expand_core
 from ..core.errors import DomainError
+from .compute import add_terms, apply_node, check_result, finite_core
 from .functions import FUNCTIONS, describe_argument
 from .fuse import Kernel, LiveCores, worth_running
 from .nodes import Apply, Einsum, Node, Sum, Var
 from .values import measure
 
-__all__ = ["FINITE_ON_FINITE", "Steps", "UnplannedError", "add_terms", "apply_node", "positional"]
-
-
-def positional(shape: tuple[int, ...]) -> list[Axis]:
-    """Axes named by position, for a node's value (its axes are the node's own)."""
-    return [Axis(p, n) for p, n in enumerate(shape)]
-
-
-#: element-wise functions whose value is finite wherever a finite argument is in their domain
-#: (checked before the kernel runs): their results need no finiteness pass, since every value
-#: and intermediate they can be given is finite (each is checked or is one of these)
-FINITE_ON_FINITE = frozenset({"sin", "cos", "tanh", "sigmoid", "relu", "step", "sign", "abs",
-                              "softplus", "sqrt", "log"})
-
-
-def apply_node(n: Apply, arg: CTensor) -> CTensor:
-    """``n.fn`` of ``arg``, the value of ``n``'s argument, as a c-tensor (checked)."""
-    f = FUNCTIONS[n.fn]
-    if f.elementwise:
-        if not f.zero_preserving:
-            arg = without_deltas(arg)
-        values = arg.core
-    else:
-        values = arg.dense()
-    out = _apply_values(n, values)
-    if f.elementwise:
-        return CTensor(out, arg.axes, arg.axis_map)
-    return CTensor(out, positional(n.shape))
-
-
-def _apply_values(n: Apply, values: Any) -> Any:
-    """``n.fn`` of ``values`` (a core, or the dense argument): domain and finiteness checked."""
-    f = FUNCTIONS[n.fn]
-    if isinstance(values, np.generic):  # a contraction to a scalar: checked like an array
-        values = np.asarray(values)
-    if f.domain is not None and isinstance(values, np.ndarray):
-        problem = f.domain(values, n.params)
-        if problem:
-            raise DomainError(problem + describe_argument(n.arg))
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        out = backends.call_kernel(n.fn, f.kernel, f.array_kernel, values, n.params)
-        if isinstance(values, np.ndarray):
-            return _checked(n, f, values, np.asarray(out, dtype=values.dtype))
-    return out
-
-
-def _checked(n: Apply, f: Any, values: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out`` = ``n.fn(values)``, or DomainError naming its first non-finite entry."""
-    if not (f.elementwise and n.fn in FINITE_ON_FINITE) and \
-            not math.isfinite(np.add.reduce(out, None)):  # one pass; exact check only on doubt
-        bad = ~np.isfinite(out)
-        if bad.any():
-            at = tuple(int(i) for i in np.argwhere(bad)[0])
-            seen = f"; the input there is {float(values[at])!r}" if f.elementwise else ""
-            if np.isnan(out[at]):
-                raise DomainError(f"{n.fn} is undefined (nan) at index {at}{seen}"
-                                  f"{describe_argument(n.arg)}")
-            raise DomainError(f"{n.fn} overflowed: its result is {float(out[at])!r} at index "
-                              f"{at}{seen}; {values.dtype} cannot hold it (rescale the inputs)")
-    return out
+__all__ = ["RESULT_BOUNDS", "Steps", "UnplannedError"]
 
 
 def _numpy_apply(n: Apply) -> Callable[[Any], tuple[np.ndarray, np.ndarray]]:
@@ -138,58 +74,6 @@ RESULT_BOUNDS: dict[str, Callable[[float], float]] = {
     "sqrt": lambda b: math.sqrt(b) if b < math.inf else b, "square": lambda b: b * b,
     "exp": _exp_bound,
 }
-
-
-def finite(ct: CTensor, what: str) -> None:
-    """DomainError when ``ct``'s core has a non-finite entry: ``what`` overflowed."""
-    _finite_core(ct.core, what)
-
-
-def _finite_core(core: Any, what: str) -> None:
-    if isinstance(core, np.generic):  # a contraction to a scalar is checked too
-        core = np.asarray(core)
-    if not isinstance(core, np.ndarray):
-        return
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = core.sum()  # one pass, no temporary; inf/nan propagate (or a rare overflow)
-    if np.isfinite(total) or np.all(np.isfinite(core)):
-        return
-    raise DomainError(f"{what} overflowed to {float(core[~np.isfinite(core)][0])!r}; "
-                      f"{core.dtype} cannot hold the result (rescale the inputs)")
-
-
-def add_terms(pairs: list[tuple[float, CTensor]]) -> CTensor:
-    """``Σ cₖ tₖ``; terms of one structure add in place into one new array (no temporaries)."""
-    # constant fills (every axis redundant, e.g. the 1 of 1 - tanh²) add as a scalar
-    fill = 0.0
-    rest = []
-    for c, t in pairs:
-        if isinstance(t.core, np.ndarray) and t.core.ndim == 0 and \
-                all(m is None for m in t.axis_map):
-            fill += c * float(t.core)
-        else:
-            rest.append((c, t))
-    if not rest:
-        return linear_combination(pairs)
-    first = rest[0][1]
-    same = all(t.axis_map == first.axis_map and t.core.shape == first.core.shape
-               for _, t in rest)
-    if not same or not all(isinstance(t.core, np.ndarray) for _, t in rest) or \
-            (fill != 0.0 and first.has_deltas):
-        return linear_combination(pairs)
-    dtype = np.result_type(*[t.core.dtype for _, t in pairs])
-    c0, t0 = rest[0]
-    core = np.multiply(t0.core, c0, dtype=dtype) if c0 != 1.0 else np.array(t0.core, dtype=dtype)
-    for c, t in rest[1:]:
-        if c == 1.0:
-            core += t.core
-        elif c == -1.0:
-            core -= t.core
-        else:
-            core += c * t.core
-    if fill != 0.0:
-        core += fill
-    return CTensor(core, first.axes, first.axis_map, first.wrt, cancelled_scale(core, pairs))
 
 
 class UnplannedError(Exception):
@@ -272,7 +156,7 @@ def _small_sum(s: int, rest: list[tuple[float, int]], fill: float, cancel: int |
         if not b < proven:
             b = measure(core)
             if b < 0:
-                _finite_core(core, "a sum of finite values")
+                finite_core(core, "a sum of finite values")
         buf[s] = core
         bnd[s] = b
         if cancel is not None:  # an output: how far its terms cancelled (reduce's tolerance)
@@ -287,18 +171,48 @@ def _fused(kernel: Kernel, fallback: Step | None, s: int, slot: Mapping[Node, in
     result = structure[kernel.node]
 
     def step(buf: list[Any], bnd: list[float]) -> None:
-        done = kernel.run(LiveCores(buf[:-1], slot, structure), buf[-1])
+        done = kernel.run(LiveCores(buf, slot, structure), buf[-1])
         if done is None and fallback is not None:
             return fallback(buf, bnd)
         if done is None or not _same_structure(done, result):
             raise UnplannedError(kernel.what)  # pragma: no cover - kernels keep the structure
         b = measure(done.core)
         if b < 0:
-            _finite_core(done.core, kernel.what)
+            finite_core(done.core, kernel.what)
         buf[s] = done.core
         bnd[s] = b
         if cancel is not None:  # an output sum's cancellation record
             buf[cancel] = done.cancelled
+    return step
+
+
+def _aliases(order: Sequence[Node], structure: Mapping[Node, CTensor]
+             ) -> dict[Node, tuple[Node, float]]:
+    """Products that repeat an earlier one but for the coefficient: node → (earlier, ratio)."""
+    first: dict[tuple[Any, ...], Einsum] = {}
+    found: dict[Node, tuple[Node, float]] = {}
+    for n in order:
+        if not isinstance(n, Einsum) or n.is_constant or n.coef == 0.0:
+            continue
+        key = (n.terms, n.out, n.sizes)
+        m = first.setdefault(key, n)
+        if m is not n and structure[m].axis_map == structure[n].axis_map and \
+                structure[m].core.shape == structure[n].core.shape:
+            found[n] = (m, n.coef / m.coef)
+    return found
+
+
+def _scaled(s: int, src: int, ratio: float, proven: float) -> Step:
+    """The step of a product that is an earlier one times ``ratio``."""
+    def step(buf: list[Any], bnd: list[float]) -> None:
+        core = np.negative(buf[src]) if ratio == -1.0 else np.multiply(buf[src], ratio)
+        b = abs(ratio) * bnd[src]
+        if not b < proven:
+            b = measure(core)
+            if b < 0:
+                finite_core(core, "a product (einsum) of finite values")
+        buf[s] = core
+        bnd[s] = b
     return step
 
 
@@ -331,13 +245,32 @@ class Steps:
         for r in roots:
             if isinstance(r, Sum) and r not in extra:
                 extra[r] = self.size + len(extra)
-        kernels = {n: k for n, k in (kernels or {}).items() if worth_running(k, structure)}
+        # a product equal to an earlier one but for its coefficient (y·(Xw) and −y·(Xw), as a
+        # derivative makes them) is that one scaled: the earlier one then lives until it is read
+        aliases = _aliases(order, structure)
+        frees = [[slot[d] for d in ds] for ds in drop]
+        freed_at = {d: k for k, ds in enumerate(frees) for d in ds}
+        for n, (m, _) in aliases.items():
+            j = freed_at.get(slot[m])
+            if j is not None and j < slot[n]:  # keep the earlier product until n reads it
+                frees[j].remove(slot[m])
+                frees[slot[n]].append(slot[m])
+                freed_at[slot[m]] = slot[n]
+        # fused kernels (symbolic/fuse.py) where they pay, and none that reads an aliased
+        # product (an in-place kernel could overwrite it before its alias reads it)
+        sources = {m for m, _ in aliases.values()}
+        kernels = {n: k for n, k in (kernels or {}).items() if worth_running(k, structure)
+                   and n not in aliases and not (set(k.reads) & sources)}
         absorbed = {m for k in kernels.values() for m in k.absorbs}
         for i, n in enumerate(order):
             s = slot[n]
-            free = tuple(slot[d] for d in drop[i])
+            free = tuple(frees[i])
             if n in absorbed:  # computed inside a fused kernel
                 steps.append((None, free))
+                continue
+            if n in aliases:
+                m, ratio = aliases[n]
+                steps.append((_scaled(s, slot[m], ratio, proven), free))
                 continue
             if isinstance(n, Var):
                 self.inputs.append((s, n.name))
@@ -392,7 +325,7 @@ class Steps:
             if not b < proven:
                 b = measure(core)
                 if b < 0:
-                    _finite_core(core, "a product (einsum) of finite values")
+                    finite_core(core, "a product (einsum) of finite values")
             buf[s] = core
             bnd[s] = b
         return step
@@ -413,7 +346,7 @@ class Steps:
                 if not b < proven:
                     b = measure(out)
                     if b < 0:
-                        _checked(n, f, values, out)  # raises, naming the entry
+                        check_result(n, f, values, out)  # raises, naming the entry
                 buf[s] = out
                 bnd[s] = b
         else:  # deltas to materialise, or a compact argument to make dense: the general path
@@ -448,7 +381,7 @@ class Steps:
                 ct = add_terms([(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
                 b = measure(ct.core)
                 if b < 0:
-                    _finite_core(ct.core, "a sum of finite values")
+                    finite_core(ct.core, "a sum of finite values")
                 if not _same_structure(ct, result):
                     raise UnplannedError("sum")
                 buf[s] = ct.core
@@ -476,7 +409,7 @@ class Steps:
                 if not b < proven:
                     b = measure(core)
                     if b < 0:
-                        _finite_core(core, "a sum of finite values")
+                        finite_core(core, "a sum of finite values")
                 buf[s] = core
                 bnd[s] = b
             return pair
@@ -508,7 +441,7 @@ class Steps:
             if not b < proven:
                 b = measure(core)
                 if b < 0:
-                    _finite_core(core, "a sum of finite values")
+                    finite_core(core, "a sum of finite values")
             buf[s] = core
             bnd[s] = b
             if cancel is not None:  # an output: how far its terms cancelled (reduce's tolerance)
