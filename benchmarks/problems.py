@@ -150,7 +150,7 @@ def _dense_of(fn: Callable[[Values], Any]) -> Callable[[Values], tuple[Any, ...]
     def call(values: Values) -> tuple[Any, ...]:
         out = fn(values)
         out = out if isinstance(out, tuple) else (out,)
-        return tuple(o.dense() for o in out)
+        return tuple(np.asarray(o) for o in out)  # the full array (no copy when it is the core)
 
     return call
 

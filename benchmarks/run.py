@@ -525,9 +525,10 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"machine": machine(), "python": platform.python_version(), "mode": mode,
             "runs": runs, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "notes": notes}
-    (out / f"{'quick' if a.quick else 'latest'}.json").write_text(
-        json.dumps({"meta": meta, "records": records}, indent=1))
-    plotted = plot(records, out / f"{'quick' if a.quick else 'latest'}.png")
+    # a smoke run or a run of some problems only keeps the full run's record and plot
+    stem = "quick" if a.quick else "partial" if a.only else "latest"
+    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "records": records}, indent=1))
+    plotted = plot(records, out / f"{stem}.png")
     lines = [f"Latest run: {meta['date']}, {meta['machine']}, Python {meta['python']}, "
              f"{runs} runs per measurement, mode {mode}.", ""]
     lines += [f"Note: {n}." for n in notes] + ([""] if notes else [])
@@ -535,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += [*table(records, systems), *extra_lines, "", "Targets (issue 12), largest size:", ""]
     lines += verdicts(records) + extra_verdicts
     if plotted:
-        lines += ["", f"![time against size](results/{'quick' if a.quick else 'latest'}.png)"]
+        lines += ["", f"![time against size](results/{stem}.png)"]
     print("\n".join(lines))
     if not a.no_readme and not a.quick and not a.only:
         update_readme(lines)
