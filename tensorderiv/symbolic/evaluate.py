@@ -276,7 +276,9 @@ class Program:
         """The einsum nodes whose result is symmetric and computed from one triangle.
 
         Each is a Gram product ``Σ A[s,i] w[s] A[s,j]`` of one node with itself (a Hessian's
-        XᵀDX): a symmetric rank-k update, or half the blocks filled and mirrored.
+        XᵀDX: a symmetric rank-k update, or half the blocks filled and mirrored), or a cube
+        ``Σ w[s] A[s,i] A[s,j] A[s,k]`` of three copies (a third derivative's: half the rows
+        filled and mirrored).
         """
         found = []
         for n, plan in self.plans.items():
@@ -295,8 +297,10 @@ class Program:
         lines = [f"{len(self.roots)} output(s), {len(self.order)} nodes, {len(einsums)} "
                  f"contractions; peak about {est.peak:,} bytes (inputs {est.inputs:,})"]
         for n in self.symmetric:
+            how = "symmetric rank-k update or half the blocks" if n.ndim == 2 else \
+                "half the rows, one BLAS product per block"
             lines.append(f"symmetric: {self.plans[n].equation} computed from one triangle "
-                         "(symmetric rank-k update or half the blocks) and mirrored")
+                         f"({how}) and mirrored")
         return "\n".join(lines)
 
     # ------------------------------------------------------------ run
