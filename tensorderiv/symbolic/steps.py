@@ -153,16 +153,25 @@ def _small_sum(s: int, rest: list[tuple[float, int]], fill: float, cancel: int |
         b = extra
         for w, j in weights:
             b += w * bnd[j]
-        if not b < proven:
-            b = measure(core)
-            if b < 0:
-                finite_core(core, "a sum of finite values")
-        buf[s] = core
-        bnd[s] = b
-        if cancel is not None:  # an output: how far its terms cancelled (reduce's tolerance)
-            buf[cancel] = cancelled_scale(
-                core, [(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
+        _store_sum(buf, bnd, s, core, b, proven, cancel, terms)
     return step
+
+
+def _store_sum(buf: list[Any], bnd: list[float], s: int, core: Any, b: float, proven: float,
+               cancel: int | None, terms: Sequence[tuple[float, int, CTensor]]) -> None:
+    """Store a sum's result, its bound and an output's cancellation record.
+
+    The bound is measured (one pass) where ``b`` does not prove the result finite.
+    """
+    if not b < proven:
+        b = measure(core)
+        if b < 0:
+            finite_core(core, "a sum of finite values")
+    buf[s] = core
+    bnd[s] = b
+    if cancel is not None:  # an output: how far its terms cancelled (reduce's tolerance)
+        buf[cancel] = cancelled_scale(
+            core, [(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
 
 
 def _fused(kernel: Kernel, fallback: Step | None, s: int, slot: Mapping[Node, int],
@@ -438,15 +447,7 @@ class Steps:
             b = 0.0
             for w, j in weights:  # |Σ cₖ tₖ| <= Σ |cₖ| |tₖ|
                 b += w * bnd[j]
-            if not b < proven:
-                b = measure(core)
-                if b < 0:
-                    finite_core(core, "a sum of finite values")
-            buf[s] = core
-            bnd[s] = b
-            if cancel is not None:  # an output: how far its terms cancelled (reduce's tolerance)
-                buf[cancel] = cancelled_scale(
-                    core, [(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
+            _store_sum(buf, bnd, s, core, b, proven, cancel, terms)
         return step
 
     def run(self, arrays: Mapping[str, Any], dtype: np.dtype, what: str,
