@@ -283,7 +283,9 @@ class ContractionPlan:
             core = self.expression(*cores, backend=backend)
         if isinstance(factor, np.ndarray | np.generic):
             factor = factor.item() if getattr(factor, "size", 1) == 1 else factor
-        if factor != 1.0:
+        # a scalar operand of another library (a torch tensor, on any device) stays a factor of
+        # that library: it is multiplied in, never compared (a "meta" tensor has no value)
+        if not isinstance(factor, int | float) or factor != 1.0:
             fresh = isinstance(core, np.ndarray) and core.flags.writeable and \
                 not self.passthrough and not any(np.may_share_memory(core, c) for c in cores)
             if fresh:  # scale the new array in place: no second array of the result's size
