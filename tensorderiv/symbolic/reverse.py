@@ -45,6 +45,17 @@ def _product(coef: float, terms: list[tuple[Node, tuple[int, ...]]], out: tuple[
     """``coef · Π terms → out`` as its own node (None when a factor is zero)."""
     if coef == 0.0 or any(is_zero(t) for t, _ in terms):
         return None
+    # constant fills (the root's adjoint 1, a broadcast's ones) are factors, not operands,
+    # wherever the other terms or the output carry their indices
+    kept = []
+    for k, (t, idx) in enumerate(terms):
+        others = {i for j, (_, jdx) in enumerate(terms) if j != k for i in jdx} | set(out)
+        if isinstance(t, Einsum) and t.is_constant and len(set(t.out)) == len(t.out) and \
+                set(idx) <= others:
+            coef *= t.coef
+        else:
+            kept.append((t, idx))
+    terms = kept  # none left: a constant fill of the output's shape
     if len(terms) == 1 and coef == 1.0 and terms[0][1] == out and len(set(out)) == len(out):
         return terms[0][0]
     used = {i for _, idx in terms for i in idx} | set(out)
