@@ -515,8 +515,8 @@ def contract(
     for t in tensors:
         if not isinstance(t, CTensor):
             raise ArgumentError(f"contract takes CTensors, got {type(t).__name__}; evaluate a "
-                            "Derivative first (d.evaluate(values)), or wrap an array with "
-                            "CTensor(array, labels)")
+                                "Derivative first (d.evaluate(values)), or wrap an array with "
+                                "CTensor(array, labels)")
         for lab in t.labels:
             count[lab] = count.get(lab, 0) + 1
     keep = list(keep)

@@ -347,7 +347,8 @@ def explain(
     """
     if isinstance(expr, Derivative):
         raise ArgumentError("explain takes the expression and the variable, e.g. "
-                        f"td.explain({expr.of.text!r}, {expr.wrt[0][0]!r}); this is a derivative")
+                            f"td.explain({expr.of.text!r}, {expr.wrt[0][0]!r}); this is a "
+                            "derivative")
     if isinstance(expr, str) and shapes is None and values is not None:
         shapes = {k: np.shape(v) for k, v in values.items()}  # the values say the shapes
     e = parse(expr, shapes) if isinstance(expr, str) else expr

@@ -184,7 +184,7 @@ def _resolve(expr: Expr, w: Any, variables: Mapping[str, tuple[int, ...]]) -> Va
                              "name, or a subexpression (an Expr or its text) of the expression")
         return Var.make(w, variables[w])
     raise ArgumentError(f"wrt must be a variable, its name, or a subexpression (an Expr) of the "
-                    f"expression, got {type(w).__name__}")
+                        f"expression, got {type(w).__name__}")
 
 
 def _hold(base: Expr, node: Node, sub: Expr, name: str | None,
@@ -270,8 +270,8 @@ def derive(
         raise ArgumentError("shapes is for expression text; an Expr already knows its shapes")
     if not isinstance(expr, Expr):
         raise ArgumentError(f"derive takes an expression, a Derivative or expression text, got "
-                        f"{type(expr).__name__}; to check a CTensor's numbers use "
-                        "td.check_derivative, to collapse it td.reduce")
+                            f"{type(expr).__name__}; to check a CTensor's numbers use "
+                            "td.check_derivative, to collapse it td.reduce")
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
         raise OptionError(f"derive: order must be a positive integer (how many times to "
                           f"differentiate), got {order!r}")
@@ -360,6 +360,6 @@ def evaluate(expr: Expr | str, values: Mapping[str, Any], *,
         return evaluate_expr(expr, values)
     if isinstance(expr, CTensor):
         raise ArgumentError("this is a CTensor, a value already; evaluate takes an expression, a "
-                        "Derivative or expression text")
+                            "Derivative or expression text")
     raise ArgumentError(f"evaluate takes an expression, a Derivative or expression text, got "
-                    f"{type(expr).__name__}")
+                        f"{type(expr).__name__}")

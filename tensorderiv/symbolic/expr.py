@@ -298,7 +298,7 @@ def as_expr(value: Any) -> Expr:
         text = repr(int(v)) if v.is_integer() and -1e15 < v < 1e15 else repr(v)
         return Expr(constant(v), text, _ATOM if v >= 0 else _UNARY)
     raise ArgumentError(f"cannot use {type(value).__name__} {value!r} in an expression; "
-                    "make a variable with td.var(name, shape)")
+                        "make a variable with td.var(name, shape)")
 
 
 def _literal(e: Expr) -> float | None:

@@ -141,7 +141,7 @@ def compile(*outputs: Expr, mode: Mode = "auto") -> MultiCompiled:
     for k, e in enumerate(outputs):
         if not isinstance(e, Expr):
             raise ArgumentError(f"compile takes expressions and derivatives; output {k} is a "
-                            f"{type(e).__name__}")
+                                f"{type(e).__name__}")
         declared = e.variables_allowed if isinstance(e, Derivative) else e.declared
         for name, shape in declared.items():
             if allowed.setdefault(name, shape) != shape:
@@ -158,7 +158,7 @@ def compile(*outputs: Expr, mode: Mode = "auto") -> MultiCompiled:
                 sweeps[e.of.node].append(v)
         elif mode == "reverse" and isinstance(e, Derivative):
             raise OptionError(f"mode='reverse' builds gradients (first derivatives of a scalar); "
-                             f"'{e.text}' is not one")
+                              f"'{e.text}' is not one")
     grads: dict[tuple[Node, Var], Node] = {}
     for root, xs in sweeps.items():
         for x, g in zip(xs, adjoints(root, xs), strict=True):

@@ -170,8 +170,8 @@ def check_derivative(
         raise OptionError("directions must be at least 1")
     if not (isinstance(eps, int | float) and MIN_EPS <= eps <= MAX_EPS):
         raise OptionError(f"eps must be between {MIN_EPS:g} and {MAX_EPS:g}, got {eps!r}: below, "
-                         "rounding noise swamps the differences (and would inflate the "
-                         "tolerance); above, truncation does")
+                          "rounding noise swamps the differences (and would inflate the "
+                          "tolerance); above, truncation does")
     for what, tol in (("atol", atol), ("rtol", rtol)):
         if tol is not None and not (np.isfinite(tol) and tol >= 0):
             raise OptionError(f"{what} must be a finite number >= 0, got {tol!r}")
@@ -181,7 +181,7 @@ def check_derivative(
     if isinstance(f, str):
         if single:
             raise OptionError("for expression text, give the point as a mapping name → array, "
-                             "so that each name has a shape")
+                              "so that each name has a shape")
         values = _floats(at)
         try:
             f = parse(f, {n: v.shape for n, v in values.items()})
@@ -202,7 +202,7 @@ def check_derivative(
         raise OptionError(f"wrt={name!r} is not in the point (its variables: {sorted(values)})")
     if not isinstance(f, Expr) and not callable(f):
         raise ArgumentError(f"f must be an expression, its text, or a function; got "
-                        f"{type(f).__name__}")
+                            f"{type(f).__name__}")
     job = _Job(f, df, name, single, order, layout, eps, atol, rtol, mode, int(directions), seed)
     if not callable(df) and not isinstance(df, Derivative):
         second_point = False  # a value for the given point only: it cannot be asked elsewhere
@@ -283,7 +283,7 @@ class _Job:
                 out = self.call(f, {**values, name: y})
                 if not np.all(np.isfinite(out)):
                     raise DomainError(f"f is not finite at a point within h = eps·max(1, |x|) "
-                                     f"of the given {name}; lower eps (now {eps:g})")
+                                      f"of the given {name}; lower eps (now {eps:g})")
                 return out
 
             f0 = g(x)
@@ -308,7 +308,7 @@ class _Job:
                 f"∂{_sup(order)}{out_name}/∂{name}{_sup(order)}")
         if not (math.isfinite(f_scale) and np.all(np.isfinite(truth.values))):
             raise DomainError(f"check_derivative: {fdesc} or its true derivative is not finite at "
-                             f"the given {name}; check at a point inside the domain")
+                              f"the given {name}; check at a point inside the domain")
         atol = self.atol
         if atol is None:
             atol = (ATOL_FRACTION * _absmax(truth.values)

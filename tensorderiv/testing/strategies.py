@@ -108,7 +108,7 @@ def ctensors(
         p, q = draw(st.permutations(range(rank)))[:2]
         if axis_labels[q] in fixed and sizes[axis_labels[q]] != sizes[axis_labels[p]]:
             raise OptionError(f"labels {axis_labels[p]!r} and {axis_labels[q]!r} have fixed, "
-                             "different sizes and cannot share a diagonal")
+                              "different sizes and cannot share a diagonal")
         sizes[axis_labels[q]] = sizes[axis_labels[p]]
         groups = [g for g in groups if g[0] not in (p, q)] + [[p, q]]
         kinds = ["core"] * (len(groups) - 1) + ["core" if structure == "diagonal" else "ones"]
