@@ -157,18 +157,28 @@ def _small_sum(s: int, rest: list[tuple[float, int]], fill: float, cancel: int |
     return step
 
 
+def _store(buf: list[Any], bnd: list[float], s: int, core: Any, b: float, proven: float,
+           what: str) -> None:
+    """Store a step's result in slot ``s`` with a bound on its magnitudes.
+
+    ``b`` is the bound its operands give; where it does not prove the result finite, the result
+    is measured (one pass) and a non-finite entry refused as an overflow of ``what``.
+    """
+    if not b < proven:
+        b = measure(core)
+        if b < 0:
+            finite_core(core, what)
+    buf[s] = core
+    bnd[s] = b
+
+
 def _store_sum(buf: list[Any], bnd: list[float], s: int, core: Any, b: float, proven: float,
                cancel: int | None, terms: Sequence[tuple[float, int, CTensor]]) -> None:
     """Store a sum's result, its bound and an output's cancellation record.
 
     The bound is measured (one pass) where ``b`` does not prove the result finite.
     """
-    if not b < proven:
-        b = measure(core)
-        if b < 0:
-            finite_core(core, "a sum of finite values")
-    buf[s] = core
-    bnd[s] = b
+    _store(buf, bnd, s, core, b, proven, "a sum of finite values")
     if cancel is not None:  # an output: how far its terms cancelled (reduce's tolerance)
         buf[cancel] = cancelled_scale(
             core, [(c, CTensor._trusted(buf[j], t)) for c, j, t in terms])
@@ -185,11 +195,7 @@ def _fused(kernel: Kernel, fallback: Step | None, s: int, slot: Mapping[Node, in
             return fallback(buf, bnd)
         if done is None or not _same_structure(done, result):
             raise UnplannedError(kernel.what)  # pragma: no cover - kernels keep the structure
-        b = measure(done.core)
-        if b < 0:
-            finite_core(done.core, kernel.what)
-        buf[s] = done.core
-        bnd[s] = b
+        _store(buf, bnd, s, done.core, math.inf, math.inf, kernel.what)  # always measured
         if cancel is not None:  # an output sum's cancellation record
             buf[cancel] = done.cancelled
     return step
@@ -215,13 +221,8 @@ def _scaled(s: int, src: int, ratio: float, proven: float) -> Step:
     """The step of a product that is an earlier one times ``ratio``."""
     def step(buf: list[Any], bnd: list[float]) -> None:
         core = np.negative(buf[src]) if ratio == -1.0 else np.multiply(buf[src], ratio)
-        b = abs(ratio) * bnd[src]
-        if not b < proven:
-            b = measure(core)
-            if b < 0:
-                finite_core(core, "a product (einsum) of finite values")
-        buf[s] = core
-        bnd[s] = b
+        _store(buf, bnd, s, core, abs(ratio) * bnd[src], proven,
+               "a product (einsum) of finite values")
     return step
 
 
@@ -331,12 +332,7 @@ class Steps:
                 x = bnd[a]
                 if x > 1.0:
                     b *= x
-            if not b < proven:
-                b = measure(core)
-                if b < 0:
-                    finite_core(core, "a product (einsum) of finite values")
-            buf[s] = core
-            bnd[s] = b
+            _store(buf, bnd, s, core, b, proven, "a product (einsum) of finite values")
         return step
 
     @staticmethod
@@ -414,13 +410,7 @@ class Steps:
 
             def pair(buf: list[Any], bnd: list[float]) -> None:  # a ± b: one new array
                 core = op(buf[j0], buf[j1])
-                b = bnd[j0] + bnd[j1]
-                if not b < proven:
-                    b = measure(core)
-                    if b < 0:
-                        finite_core(core, "a sum of finite values")
-                buf[s] = core
-                bnd[s] = b
+                _store(buf, bnd, s, core, bnd[j0] + bnd[j1], proven, "a sum of finite values")
             return pair
 
         def step(buf: list[Any], bnd: list[float]) -> None:
